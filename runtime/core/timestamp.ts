@@ -1,0 +1,74 @@
+/**
+ * `updated_at` parsing. Two forms are accepted:
+ *   - `YYYY-MM-DD HH:MM:SS[.f…]`        read as UTC (the original API's form)
+ *   - `YYYY-MM-DDTHH:MM:SS[.f…](Z|±HH:MM|±HHMM)`  ISO-8601 with an explicit zone
+ * Fractions of up to 9 digits are accepted (C# writes 7, Go 9) and truncated to microseconds, Delta's precision.
+ * The result is an ISO-8601 UTC string with exactly six fraction digits, the form every stored row uses.
+ */
+
+const SPACE_FORM = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
+const ISO_FORM = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$/;
+
+export const MIN_YEAR = 1970;
+export const MAX_YEAR = 9999;
+
+export type ParsedTimestamp = { ok: true; iso: string } | { ok: false; reason: string };
+
+export function parseUpdatedAt(text: string): ParsedTimestamp {
+  const match = SPACE_FORM.exec(text) ?? ISO_FORM.exec(text);
+  if (!match) {
+    return {
+      ok: false,
+      reason: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(text)
+        ? 'an ISO-8601 time needs a zone: end it with Z or an offset such as +02:00'
+        : "expected 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) or ISO-8601 with Z or an offset",
+    };
+  }
+  const [, y, mo, d, h, mi, s, fraction, zulu, sign, offH, offM] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  // Checked before Date.UTC, which would read years 0–99 as 1900–1999; a year-1969 time can still be 1970 in UTC.
+  if (year < MIN_YEAR - 1) return { ok: false, reason: `year must be between ${MIN_YEAR} and ${MAX_YEAR} (UTC)` };
+  if (month < 1 || month > 12) return { ok: false, reason: 'month out of range' };
+  if (day < 1 || day > daysInMonth(year, month)) return { ok: false, reason: 'day out of range for its month' };
+  if (hour > 23 || minute > 59 || second > 59) return { ok: false, reason: 'time of day out of range' };
+
+  let offsetMinutes = 0;
+  if (sign !== undefined && zulu === undefined) {
+    const oh = Number(offH);
+    const om = Number(offM);
+    if (oh > 23 || om > 59) return { ok: false, reason: 'zone offset out of range' };
+    offsetMinutes = (sign === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+
+  // Date handles whole milliseconds exactly in this range; the sub-millisecond digits are carried beside it.
+  const micros = (fraction ?? '').padEnd(6, '0').slice(0, 6);
+  const utcMs = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
+  const date = new Date(utcMs);
+  const utcYear = date.getUTCFullYear();
+  if (utcYear < MIN_YEAR || utcYear > MAX_YEAR) {
+    return { ok: false, reason: `year must be between ${MIN_YEAR} and ${MAX_YEAR} (UTC)` };
+  }
+  return { ok: true, iso: formatUtc(date, micros) };
+}
+
+/** A server time (milliseconds since the epoch) as a stored-row timestamp. */
+export function formatEpochMs(epochMs: number): string {
+  const whole = Math.floor(epochMs);
+  const subMsMicros = Math.floor((epochMs - whole) * 1000);
+  const date = new Date(whole);
+  return formatUtc(date, String(date.getUTCMilliseconds() * 1000 + subMsMicros).padStart(6, '0'));
+}
+
+function formatUtc(date: Date, micros: string): string {
+  // toISOString gives YYYY-MM-DDTHH:MM:SS.mmmZ for years 0–9999; the millisecond part is replaced by the micros.
+  return `${date.toISOString().slice(0, 19)}.${micros}Z`;
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
