@@ -1,0 +1,35 @@
+/**
+ * The Lambda handlers' configuration. The variable names are constants that `infra/` imports as well, so the
+ * stack and the handlers cannot drift apart. Read once, reported all at once.
+ */
+export const LAMBDA_ENV = {
+  /** The identity service's base URL, exactly as in the tokens' `iss`. */
+  issuer: 'TELEMETRY_ISSUER',
+  /** The hub Kinesis stream (name or ARN). */
+  streamName: 'TELEMETRY_STREAM_NAME',
+  streamArn: 'TELEMETRY_STREAM_ARN',
+} as const;
+
+export interface LambdaConfig {
+  readonly issuer: string;
+  readonly stream: { readonly streamName: string } | { readonly streamArn: string };
+}
+
+export class LambdaConfigError extends Error {
+  override readonly name = 'LambdaConfigError';
+}
+
+export function readLambdaConfig(env: Readonly<Record<string, string | undefined>>): LambdaConfig {
+  const problems: string[] = [];
+  const issuer = env[LAMBDA_ENV.issuer]?.replace(/\/+$/, '');
+  if (!issuer) problems.push(`${LAMBDA_ENV.issuer} is not set: the identity service's base URL (the tokens' iss)`);
+  else if (!/^https?:\/\//.test(issuer)) problems.push(`${LAMBDA_ENV.issuer} must be an http(s) URL, got '${issuer}'`);
+  const streamArn = env[LAMBDA_ENV.streamArn];
+  const streamName = env[LAMBDA_ENV.streamName];
+  if (!streamArn && !streamName) problems.push(`set ${LAMBDA_ENV.streamName} or ${LAMBDA_ENV.streamArn}: the hub stream`);
+  if (problems.length > 0) throw new LambdaConfigError(`invalid Lambda configuration:\n  - ${problems.join('\n  - ')}`);
+  return Object.freeze({
+    issuer: issuer!,
+    stream: streamArn ? { streamArn } : { streamName: streamName! },
+  });
+}

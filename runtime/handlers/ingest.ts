@@ -1,0 +1,39 @@
+import type { RecordSink } from '../adapters/sink.ts';
+import type { Source } from '../core/event.ts';
+import { StreamUnavailableError } from '../core/errors.ts';
+import { packRows } from '../core/hub-record.ts';
+import type { RejectedEvent } from '../core/intake.ts';
+import { acceptEvents } from '../core/intake.ts';
+import { formatEpochMs } from '../core/timestamp.ts';
+
+export interface IngestResult {
+  readonly accepted: number;
+  readonly rejected: RejectedEvent[];
+}
+
+/**
+ * The intake path both REST and WebSocket share: validate → enrich → pack → sink. It resolves only when every
+ * accepted event is durable in the hub stream; otherwise it throws StreamUnavailableError and nothing is
+ * acknowledged (records that did land are harmless: the client re-sends and the dedup rule stores them once).
+ */
+export async function ingestEvents(
+  events: readonly unknown[],
+  context: { playerId: string; source: Source; now: number },
+  sink: RecordSink,
+): Promise<IngestResult> {
+  const { rows, rejected } = acceptEvents(events, {
+    playerId: context.playerId,
+    source: context.source,
+    receivedAt: formatEpochMs(context.now),
+  });
+  if (rows.length > 0) {
+    let failed: readonly { code: string; message: string }[];
+    try {
+      ({ failed } = await sink.putRecords(packRows(rows)));
+    } catch (error) {
+      throw new StreamUnavailableError(undefined, { cause: error });
+    }
+    if (failed.length > 0) throw new StreamUnavailableError(undefined, { cause: failed[0] });
+  }
+  return { accepted: rows.length, rejected };
+}

@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import { createTokenVerifier } from '../adapters/token-verifier.ts';
+import { LIMITS } from '../core/limits.ts';
+import { createRestHandler } from '../handlers/rest-handler.ts';
+import { createWsAuthorizer } from '../handlers/ws-authorizer.ts';
+import { createWsMessageHandler } from '../handlers/ws-message-handler.ts';
+import type { LocalConfig } from './config.ts';
+import type { Gateway } from './gateway/local-gateway.ts';
+import { startGateway } from './gateway/local-gateway.ts';
+import { createIdentityService } from './identity/identity-service.ts';
+import { HubStream } from './stream/hub-stream.ts';
+
+export interface LocalPipeline {
+  /** Base URL, `http://HOST:PORT/`. */
+  readonly url: string;
+  readonly issuer: string;
+  readonly stream: HubStream;
+  readonly gateway: Gateway;
+  /** Finishes in-flight requests and messages, then closes sockets and the stream. */
+  close(): Promise<void>;
+}
+
+export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & { readonly dataDir: string };
+
+/** Paths inside the data directory; other tools (tests, the CLI) read the same files. */
+export function dataPaths(dataDir: string) {
+  return {
+    stream: join(dataDir, 'stream', 'hub.sqlite'),
+    identity: join(dataDir, 'identity'),
+  };
+}
+
+/**
+ * The one-machine pipeline: the dev identity service, the local gateway invoking the same handlers Lambda runs,
+ * and the SQLite hub stream behind the sink port.
+ */
+export async function startLocalPipeline(config: PipelineConfig): Promise<LocalPipeline> {
+  const paths = dataPaths(config.dataDir);
+  const stream = HubStream.open({ path: paths.stream, retentionMs: config.streamRetentionMs });
+  // The issuer is the gateway's own URL unless configured, and that URL is known only once it listens (port 0).
+  let issuer = config.issuer ?? '';
+  const identity = await createIdentityService({ dataDir: config.dataDir, issuer: () => issuer });
+  const startedAt = Date.now();
+  const deps = { verifier: lazyVerifier(() => issuer), sink: stream };
+
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      host: config.host,
+      port: config.port,
+      restHandler: createRestHandler(deps),
+      wsAuthorizer: createWsAuthorizer(deps),
+      wsMessageHandler: createWsMessageHandler(deps),
+      mounts: [identity.handle],
+      health: () => ({
+        uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        connections: gateway.connections(),
+        stream: stream.stats(),
+      }),
+      wsMessageMaxBytes: LIMITS.wsMessageMaxBytes,
+      wsIdleTimeoutMs: config.wsIdleTimeoutMs,
+      wsMaxConnectionMs: config.wsMaxConnectionMs,
+    });
+  } catch (error) {
+    await stream.close();
+    throw error;
+  }
+  if (!config.issuer) issuer = gateway.url.replace(/\/$/, '');
+
+  return {
+    url: gateway.url,
+    issuer,
+    stream,
+    gateway,
+    async close() {
+      await gateway.close();
+      await identity.close();
+      await stream.close();
+    },
+  };
+}
+
+/** The verifier is built on first use, when the issuer (the gateway's URL with port 0) is finally known. */
+function lazyVerifier(issuer: () => string) {
+  let verifier: ReturnType<typeof createTokenVerifier> | undefined;
+  return {
+    verify(token: string) {
+      verifier ??= createTokenVerifier({ issuer: issuer() });
+      return verifier.verify(token);
+    },
+  };
+}
