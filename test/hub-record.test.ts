@@ -37,21 +37,27 @@ test('a batch is split into as few records of at most 1 MiB as possible', () => 
   const rows = Array.from({ length: 100 }, (_, i) => row(i, 'p', big));
   const records = packRows(rows);
   const lineBytes = new TextEncoder().encode(`${JSON.stringify(rows[0])}\n`).byteLength;
-  const perRecord = Math.floor(MiB / lineBytes);
+  const perRecord = Math.floor((MiB - 1) / lineBytes); // the 1-byte partition key 'p' counts too
   assert.is(records.length, Math.ceil(rows.length / perRecord));
-  for (const record of records) assert.ok(record.data.byteLength <= MiB);
+  for (const record of records) assert.ok(record.data.byteLength + 1 <= MiB);
   // Greedy in order: every record but the last is too full to take the next row.
-  for (const record of records.slice(0, -1)) assert.ok(record.data.byteLength + lineBytes > MiB);
+  for (const record of records.slice(0, -1)) assert.ok(record.data.byteLength + 1 + lineBytes > MiB);
   assert.equal(records.flatMap((r) => decodeHubRecord(r.data).rows), rows);
 });
 
 test('the byte limit counts UTF-8 bytes, including escapes', () => {
   const rows = Array.from({ length: 10 }, (_, i) => row(i, 'p', '敵'.repeat(10_000)));
-  for (const record of packRows(rows, 100_000)) assert.ok(record.data.byteLength <= 100_000);
+  for (const record of packRows(rows, 100_000)) assert.ok(record.data.byteLength + 1 <= 100_000);
   const escapes = Array.from({ length: 10 }, (_, i) => row(i, 'p', '\u0001'.repeat(10_000)));
   const records = packRows(escapes, 200_000);
-  for (const record of records) assert.ok(record.data.byteLength <= 200_000);
+  for (const record of records) assert.ok(record.data.byteLength + 1 <= 200_000);
   assert.equal(records.flatMap((r) => decodeHubRecord(r.data).rows), escapes);
+});
+
+test('the partition key counts against the record limit, as Kinesis counts it', () => {
+  const key = 'k'.repeat(200);
+  const rows = Array.from({ length: 40 }, (_, i) => row(i, key, 'x'.repeat(1000)));
+  for (const record of packRows(rows, 10_000)) assert.ok(record.data.byteLength + 200 <= 10_000);
 });
 
 test('rows of different players go to records with their own partition key', () => {

@@ -33,7 +33,8 @@ export function enrich(event: ValidEvent, with_: Enrichment): StoredRow {
 const encoder = new TextEncoder();
 
 /**
- * Packs rows into as few NDJSON records as possible, each at most `maxBytes`. Rows keep their order.
+ * Packs rows into as few NDJSON records as possible, each at most `maxBytes` of data plus partition key.
+ * Rows keep their order.
  * Packing matters for cost: Kinesis bills each record rounded up to 1 KB and Firehose to 5 KB.
  */
 export function packRows(rows: readonly StoredRow[], maxBytes: number = LIMITS.recordMaxBytes): HubRecord[] {
@@ -47,13 +48,17 @@ export function packRows(rows: readonly StoredRow[], maxBytes: number = LIMITS.r
     lines = [];
     bytes = 0;
   };
+  let budget = maxBytes;
   for (const row of rows) {
     const line = `${JSON.stringify(row)}\n`;
-    // Upper bound without encoding: UTF-16 units × 3 ≥ UTF-8 bytes; encode only when the bound is too loose.
-    const size = line.length * 3 <= maxBytes ? utf8Bytes(line) : encoder.encode(line).byteLength;
-    if (size > maxBytes) throw new RangeError(`a stored row of ${size} bytes exceeds the record limit of ${maxBytes}`);
-    if (lines.length > 0 && (row.player_id !== key || bytes + size > maxBytes)) flush();
-    key = row.player_id;
+    const size = utf8Bytes(line);
+    if (lines.length > 0 && (row.player_id !== key || bytes + size > budget)) flush();
+    if (row.player_id !== key || lines.length === 0) {
+      key = row.player_id;
+      // Kinesis counts the partition key against the record limit, so the data gets what the key leaves.
+      budget = maxBytes - utf8Bytes(key);
+    }
+    if (size > budget) throw new RangeError(`a stored row of ${size} bytes exceeds the record limit of ${budget}`);
     lines.push(line);
     bytes += size;
   }

@@ -10,6 +10,6 @@ export const LIMITS = Object.freeze({
   restBodyMaxBytes: 1024 * 1024,
   /** A WebSocket message: API Gateway's message payload limit. */
   wsMessageMaxBytes: 128 * 1024,
-  /** A hub-stream record: Kinesis' default per-record limit. */
+  /** A hub-stream record, data plus partition key: Kinesis' default per-record limit. */
   recordMaxBytes: 1024 * 1024,
 });
