@@ -1,0 +1,437 @@
+/**
+ * The one-machine hub stream: an append-only log in a SQLite file that stands in for the Kinesis stream.
+ *
+ * Producers append through the sink port (`putRecords`); consumers (archiver, Delta writer) read by position and
+ * keep their own committed position here so retention never deletes what they have not read.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { FailedRecord, HubRecord, PutRecordsResult, RecordSink } from '../../adapters/sink.ts';
+import { StreamUnavailableError } from '../../core/errors.ts';
+import { LIMITS } from '../../core/limits.ts';
+
+export interface HubStreamOptions {
+  /** The SQLite file; its parent directory is created. */
+  readonly path: string;
+  /** Records older than this may be deleted once every registered consumer has read them. Default 24 hours. */
+  readonly retentionMs?: number;
+  /** How often `trim()` runs on its own; 0 turns the timer off. Default 1 minute. */
+  readonly trimIntervalMs?: number;
+  /** How long a write waits for another process holding the write lock before failing. Default 5 s. */
+  readonly busyTimeoutMs?: number;
+  /** Clock in epoch milliseconds (tests inject one). */
+  readonly now?: () => number;
+}
+
+export interface StreamEntry {
+  /** Strictly increasing, never reused (not even after retention deleted older records). Starts at 1. */
+  readonly position: number;
+  readonly partitionKey: string;
+  readonly data: Buffer;
+  /** Epoch milliseconds when the append committed. */
+  readonly appendedAt: number;
+}
+
+export interface AppendResult extends PutRecordsResult {
+  /** One per input record: its stream position, or null when it is listed in `failed`. */
+  readonly positions: ReadonlyArray<number | null>;
+}
+
+export interface HubStreamStats {
+  /** The highest position ever assigned (it survives trimming); 0 when nothing was ever appended. */
+  readonly lastPosition: number;
+  /** The oldest retained position; null when no record is retained. */
+  readonly oldestPosition: number | null;
+  /** Retained records. */
+  readonly records: number;
+  /** Committed position of every registered consumer. */
+  readonly consumers: Readonly<Record<string, number>>;
+  /** Group-commit transactions committed / failed by this process since `open`. */
+  readonly commits: number;
+  readonly failedCommits: number;
+}
+
+export interface WaitOptions {
+  /** Give up waiting after this long; appends by other processes are only seen this way. Default 1 s. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+interface PendingAppend {
+  readonly records: readonly HubRecord[];
+  /** Indices into `records` that passed validation and go into the transaction. */
+  readonly valid: readonly number[];
+  readonly rejected: readonly FailedRecord[];
+  readonly resolve: (result: AppendResult) => void;
+}
+
+interface Waiter {
+  readonly afterPosition: number;
+  readonly done: () => void;
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+type Row = { position: number; partition_key: string; data: Buffer; appended_at: number };
+
+export class HubStream implements RecordSink {
+  static open(options: HubStreamOptions): HubStream {
+    mkdirSync(dirname(options.path), { recursive: true });
+    const db = new Database(options.path);
+    try {
+      // busy_timeout first: switching to WAL needs a lock another process may briefly hold.
+      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch ${options.path} to WAL (got ${mode})`);
+      // FULL: a resolved append must survive power loss, not only a process kill.
+      db.pragma('synchronous = FULL');
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS records (
+          position INTEGER PRIMARY KEY AUTOINCREMENT,
+          partition_key TEXT NOT NULL,
+          data BLOB NOT NULL,
+          appended_at INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS consumers (
+          name TEXT PRIMARY KEY,
+          position INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+      `);
+      return new HubStream(db, options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  readonly path: string;
+  readonly retentionMs: number;
+  readonly #db: Database.Database;
+  readonly #now: () => number;
+  readonly #stmt: Statements;
+  readonly #insertGroup: (groups: readonly PendingAppend[], appendedAt: number) => number[][];
+  readonly #trimTimer: NodeJS.Timeout | undefined;
+
+  #queue: PendingAppend[] = [];
+  /** Settles when the scheduled group commit has run; undefined when none is scheduled. */
+  #flushing: Promise<void> | undefined;
+  #waiters = new Set<Waiter>();
+  #commits = 0;
+  #failedCommits = 0;
+  #closing: Promise<void> | undefined;
+
+  private constructor(db: Database.Database, options: HubStreamOptions) {
+    this.#db = db;
+    this.path = options.path;
+    this.retentionMs = options.retentionMs ?? DAY_MS;
+    this.#now = options.now ?? Date.now;
+    this.#stmt = prepareStatements(db);
+    const insert = this.#stmt.insert;
+    this.#insertGroup = db
+      .transaction((groups: readonly PendingAppend[], appendedAt: number) =>
+        groups.map((group) =>
+          group.valid.map((index) => {
+            const record = group.records[index]!;
+            return Number(insert.run(record.partitionKey, toBuffer(record.data), appendedAt).lastInsertRowid);
+          }),
+        ),
+      )
+      // IMMEDIATE takes the write lock up front, so a busy writer in another process is waited for (busy_timeout)
+      // instead of failing half-way through the transaction.
+      .immediate;
+
+    const trimIntervalMs = options.trimIntervalMs ?? 60_000;
+    if (trimIntervalMs > 0) {
+      this.#trimTimer = setInterval(() => {
+        try {
+          this.trim();
+        } catch {
+          // A busy or failing disk is retried at the next tick; appends report their own failures.
+        }
+      }, trimIntervalMs);
+      this.#trimTimer.unref();
+    }
+  }
+
+  /** The sink port. Resolves once every record not in `failed` is committed to disk. */
+  async putRecords(records: readonly HubRecord[]): Promise<PutRecordsResult> {
+    const { failed } = await this.append(records);
+    return { failed };
+  }
+
+  /**
+   * `putRecords` that also reports the position each record got. Appends made in the same tick are committed
+   * together in one transaction (group commit): one fsync for many callers. A failing transaction fails every
+   * record of the group (`stream_unavailable`); nothing is partially acknowledged.
+   */
+  append(records: readonly HubRecord[]): Promise<AppendResult> {
+    if (this.#closing) return Promise.reject(new StreamUnavailableError('The hub stream is closed'));
+    const valid: number[] = [];
+    const rejected: FailedRecord[] = [];
+    records.forEach((record, index) => {
+      const problem = checkRecord(record);
+      if (problem) rejected.push({ index, ...problem });
+      else valid.push(index);
+    });
+    if (valid.length === 0) {
+      return Promise.resolve({ failed: rejected, positions: records.map(() => null) });
+    }
+    return new Promise<AppendResult>((resolve) => {
+      this.#queue.push({ records, valid, rejected, resolve });
+      this.#scheduleFlush();
+    });
+  }
+
+  /**
+   * Records after `afterPosition`, in position order: at most `limit`, and stopping before `maxBytes` of data
+   * would be exceeded (but always at least one record, so a reader cannot get stuck behind a large one).
+   */
+  read(afterPosition: number, limit: number, maxBytes = Number.POSITIVE_INFINITY): StreamEntry[] {
+    this.#assertOpen();
+    const entries: StreamEntry[] = [];
+    let bytes = 0;
+    for (const row of this.#stmt.read.iterate(afterPosition, Math.max(0, Math.trunc(limit)))) {
+      if (entries.length > 0 && bytes + row.data.byteLength > maxBytes) break;
+      bytes += row.data.byteLength;
+      entries.push({ position: row.position, partitionKey: row.partition_key, data: row.data, appendedAt: row.appended_at });
+    }
+    return entries;
+  }
+
+  /** The highest position ever assigned, also by other processes; 0 when nothing was ever appended. */
+  lastPosition(): number {
+    this.#assertOpen();
+    return this.#stmt.lastPosition.get()?.seq ?? 0;
+  }
+
+  /**
+   * Resolves when an append in this process commits past `afterPosition`, when data is already there, after
+   * `timeoutMs` (appends by other processes are only noticed by the caller reading again), on abort or on close.
+   * It never rejects: a consumer loop re-reads and checks its own stop condition.
+   */
+  waitForData(afterPosition: number, options: WaitOptions = {}): Promise<void> {
+    if (this.#closing || options.signal?.aborted || this.lastPosition() > afterPosition) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', done);
+        this.#waiters.delete(waiter);
+        resolve();
+      };
+      const waiter: Waiter = { afterPosition, done };
+      const timer = setTimeout(done, options.timeoutMs ?? 1000);
+      options.signal?.addEventListener('abort', done, { once: true });
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Registers a consumer (a new one starts at 0: it reads from the oldest retained record); returns its position. */
+  registerConsumer(name: string): number {
+    this.#assertOpen();
+    this.#stmt.registerConsumer.run(name, this.#now());
+    return this.consumerPosition(name)!;
+  }
+
+  /** The committed position of a consumer, or undefined when it is not registered. */
+  consumerPosition(name: string): number | undefined {
+    this.#assertOpen();
+    return this.#stmt.consumerPosition.get(name)?.position;
+  }
+
+  /**
+   * Records that `name` has processed everything up to `position`. A position never moves backwards (an older
+   * commit arriving late is ignored); an unknown consumer is registered. Returns the resulting position.
+   */
+  commitConsumer(name: string, position: number): number {
+    this.#assertOpen();
+    if (!Number.isSafeInteger(position) || position < 0) {
+      throw new RangeError(`consumer position must be a non-negative integer, got ${position}`);
+    }
+    const last = this.lastPosition();
+    if (position > last) throw new RangeError(`consumer position ${position} is past the last position ${last}`);
+    this.#stmt.commitConsumer.run(name, position, this.#now());
+    return this.consumerPosition(name)!;
+  }
+
+  /** Forgets a consumer, so it no longer holds back retention. */
+  removeConsumer(name: string): boolean {
+    this.#assertOpen();
+    return this.#stmt.removeConsumer.run(name).changes > 0;
+  }
+
+  /**
+   * Deletes records older than the retention that every registered consumer has read (with no consumer, age
+   * alone decides). Runs on a timer; returns how many records it deleted.
+   */
+  trim(): number {
+    this.#assertOpen();
+    const cutoff = this.#now() - this.retentionMs;
+    const run = this.#db.transaction((): number => {
+      const { position: minConsumer, consumers } = this.#stmt.minConsumer.get()!;
+      const readUpTo = consumers > 0 ? (minConsumer ?? 0) : this.lastPosition();
+      if (readUpTo <= 0) return 0;
+      const keepFrom = this.#stmt.firstKept.get(readUpTo, cutoff)?.position ?? readUpTo + 1;
+      return this.#stmt.deleteBefore.run(keepFrom).changes;
+    });
+    return run.immediate();
+  }
+
+  stats(): HubStreamStats {
+    this.#assertOpen();
+    const { position: oldestPosition, records } = this.#stmt.oldest.get()!;
+    // fromEntries defines own properties, so a consumer named "__proto__" cannot touch the prototype.
+    const consumers = Object.fromEntries(this.#stmt.consumers.all().map((row) => [row.name, row.position]));
+    return {
+      lastPosition: this.lastPosition(),
+      oldestPosition,
+      records,
+      consumers,
+      commits: this.#commits,
+      failedCommits: this.#failedCommits,
+    };
+  }
+
+  /**
+   * Stops taking appends (later `putRecords` reject with StreamUnavailableError), lets the queued group commit
+   * finish so its callers still get their answer, then checkpoints the WAL and closes the file. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      while (this.#flushing) await this.#flushing;
+      if (this.#trimTimer) clearInterval(this.#trimTimer);
+      for (const waiter of [...this.#waiters]) waiter.done();
+      try {
+        // Folds the WAL back into the main file; fails harmlessly when another process still reads it.
+        this.#db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // The WAL stays valid; the next opener checkpoints it.
+      }
+      this.#db.close();
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (!this.#db.open) throw new StreamUnavailableError('The hub stream is closed');
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushing) return;
+    this.#flushing = new Promise<void>((resolve) => {
+      // setImmediate lets every append made in this tick join the same transaction.
+      setImmediate(() => {
+        try {
+          this.#flush();
+        } finally {
+          this.#flushing = undefined;
+          resolve();
+          // Appends queued while the commit ran (or by callbacks it triggered) form the next group.
+          if (this.#queue.length > 0) this.#scheduleFlush();
+        }
+      });
+    });
+  }
+
+  #flush(): void {
+    const groups = this.#queue;
+    this.#queue = [];
+    if (groups.length === 0) return;
+    let positions: number[][];
+    try {
+      // A COMMIT that failed can leave the transaction open; without this the next group would silently nest
+      // inside it as a savepoint and never reach the disk.
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      positions = this.#insertGroup(groups, this.#now());
+      this.#commits++;
+    } catch (error) {
+      this.#failedCommits++;
+      try {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      } catch {
+        // Tried again before the next group.
+      }
+      const message = `The hub stream could not commit: ${error instanceof Error ? error.message : String(error)}`;
+      for (const group of groups) {
+        const failed = [
+          ...group.rejected,
+          ...group.valid.map((index) => ({ index, code: 'stream_unavailable', message })),
+        ].sort((a, b) => a.index - b.index);
+        group.resolve({ failed, positions: group.records.map(() => null) });
+      }
+      return;
+    }
+    groups.forEach((group, g) => {
+      const assigned: Array<number | null> = group.records.map(() => null);
+      group.valid.forEach((index, i) => {
+        assigned[index] = positions[g]![i]!;
+      });
+      group.resolve({ failed: group.rejected, positions: assigned });
+    });
+    const last = positions.at(-1)?.at(-1);
+    if (last !== undefined) {
+      for (const waiter of [...this.#waiters]) if (last > waiter.afterPosition) waiter.done();
+    }
+  }
+}
+
+/** Prepared once: every call on the hot path reuses them. */
+function prepareStatements(db: Database.Database) {
+  return {
+    insert: db.prepare<[string, Buffer, number]>(
+      'INSERT INTO records (partition_key, data, appended_at) VALUES (?, ?, ?)',
+    ),
+    read: db.prepare<[number, number], Row>(
+      'SELECT position, partition_key, data, appended_at FROM records WHERE position > ? ORDER BY position LIMIT ?',
+    ),
+    // sqlite_sequence keeps the last AUTOINCREMENT value even after every row was deleted.
+    lastPosition: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'records'"),
+    oldest: db.prepare<[], { position: number | null; records: number }>(
+      'SELECT MIN(position) AS position, COUNT(*) AS records FROM records',
+    ),
+    registerConsumer: db.prepare<[string, number]>(
+      'INSERT INTO consumers (name, position, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING',
+    ),
+    consumerPosition: db.prepare<[string], { position: number }>('SELECT position FROM consumers WHERE name = ?'),
+    commitConsumer: db.prepare<[string, number, number]>(
+      `INSERT INTO consumers (name, position, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET position = max(position, excluded.position), updated_at = excluded.updated_at`,
+    ),
+    removeConsumer: db.prepare<[string]>('DELETE FROM consumers WHERE name = ?'),
+    consumers: db.prepare<[], { name: string; position: number }>('SELECT name, position FROM consumers ORDER BY name'),
+    minConsumer: db.prepare<[], { position: number | null; consumers: number }>(
+      'SELECT MIN(position) AS position, COUNT(*) AS consumers FROM consumers',
+    ),
+    // The first record that is still young (or past the limit) bounds the deletable prefix, so trimming only
+    // visits the rows it deletes instead of scanning every retained record.
+    firstKept: db.prepare<[number, number], { position: number }>(
+      'SELECT position FROM records WHERE position <= ? AND appended_at >= ? ORDER BY position LIMIT 1',
+    ),
+    deleteBefore: db.prepare<[number]>('DELETE FROM records WHERE position < ?'),
+  };
+}
+
+/** Same rules as the Kinesis adapter, so a record the local stream takes would be taken on AWS too. */
+function checkRecord(record: HubRecord): { code: string; message: string } | undefined {
+  const keyLength = record.partitionKey.length;
+  if (keyLength < 1 || keyLength > 256) {
+    return { code: 'invalid_value', message: `partition key must be 1-256 characters, got ${keyLength}` };
+  }
+  // Kinesis counts the partition key towards the record size limit.
+  const size = record.data.byteLength + Buffer.byteLength(record.partitionKey, 'utf8');
+  if (size > LIMITS.recordMaxBytes) {
+    return {
+      code: 'too_large',
+      message: `record is ${size} bytes with its partition key; the limit is ${LIMITS.recordMaxBytes}`,
+    };
+  }
+  return undefined;
+}
+
+/** better-sqlite3 binds Buffers as BLOBs; wrap the caller's bytes without copying. */
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
