@@ -240,4 +240,16 @@ test('rejects every token when the JWKS cannot be fetched', async () => {
   await assertRejected(valid, undefined, createTokenVerifier({ issuer, jwksUri: `${issuer}/no-jwks-here` }));
 });
 
+test('a verified token is remembered only until it expires, and a tampered copy is still checked', async () => {
+  const cached = createTokenVerifier({ issuer });
+  const token = await signWith(realKey, validClaims({ exp: Math.floor(Date.now() / 1000) + 1 }), { alg: 'RS256', kid: realKid });
+  assert.is((await cached.verify(token)).playerId, 'player-1');
+  assert.is((await cached.verify(token)).playerId, 'player-1', 'served from the cache');
+  const [header, , signature] = token.split('.');
+  const forged = `${header}.${base64url.encode(JSON.stringify(validClaims({ sub: 'someone-else' })))}.${signature}`;
+  await assertRejected(forged, undefined, cached);
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  await assertRejected(token, undefined, cached);
+});
+
 test.run();

@@ -22,6 +22,10 @@ export interface TokenVerifierOptions {
   /** A token must carry at least one of these scopes. */
   readonly scopes?: readonly string[];
   readonly jwksUri?: string;
+  /** Verified tokens remembered until they expire; 0 turns the cache off. Default 10 000. */
+  readonly cacheSize?: number;
+  /** Clock in epoch milliseconds (tests inject one). */
+  readonly now?: () => number;
 }
 
 export interface PlayerTokenVerifier {
@@ -90,8 +94,20 @@ export function createTokenVerifier(options: TokenVerifierOptions): PlayerTokenV
     { jwksCache: new SimpleJwksCache({ fetcher: new HttpOrHttpsFetcher() }) },
   );
 
+  // Verified tokens, by their exact text, until they expire: a game client sends the same token with every
+  // request for up to 15 minutes, and an RSA check per request is the intake's largest CPU cost. The same bytes
+  // verified once stay verified; expiry is re-checked on every hit. Bounded, oldest entry evicted first.
+  const cacheSize = options.cacheSize ?? 10_000;
+  const now = options.now ?? Date.now;
+  const verified = new Map<string, VerifiedPlayer>();
+
   return {
     async verify(token: string | undefined): Promise<VerifiedPlayer> {
+      const hit = token === undefined ? undefined : verified.get(token);
+      if (hit !== undefined) {
+        if (hit.expiresAt * 1000 > now()) return hit;
+        verified.delete(token!);
+      }
       let payload: JwtPayload;
       try {
         if (!token) throw new Error('No token');
@@ -103,11 +119,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): PlayerTokenV
         throw unauthorized;
       }
       const tokenScopes = (payload.scope ?? '').split(' ');
-      return {
+      const player: VerifiedPlayer = {
         playerId: payload.sub as string,
         scope: scopes.find((scope) => tokenScopes.includes(scope)) as string,
         expiresAt: payload.exp as number,
       };
+      if (cacheSize > 0) {
+        if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+        verified.set(token!, player);
+      }
+      return player;
     },
   };
 }

@@ -45,8 +45,11 @@ export function parseUpdatedAt(text: string): ParsedTimestamp {
     offsetMinutes = (sign === '-' ? -1 : 1) * (oh * 60 + om);
   }
 
-  // Date handles whole milliseconds exactly in this range; the sub-millisecond digits are carried beside it.
   const micros = (fraction ?? '').padEnd(6, '0').slice(0, 6);
+  // Already UTC and in range (the original API's form, and the hot path): the text is the answer.
+  if (offsetMinutes === 0 && year >= MIN_YEAR) return { ok: true, iso: `${y}-${mo}-${d}T${h}:${mi}:${s}.${micros}Z` };
+
+  // Date handles whole milliseconds exactly in this range; the sub-millisecond digits are carried beside it.
   const utcMs = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
   const date = new Date(utcMs);
   const utcYear = date.getUTCFullYear();
@@ -69,6 +72,9 @@ function formatUtc(date: Date, micros: string): string {
   return `${date.toISOString().slice(0, 19)}.${micros}Z`;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }

@@ -120,8 +120,14 @@ export function wsRouteEvent(
   };
 }
 
+const LEADING_ACTION = /^\s*\{\s*"action"\s*:\s*"([a-z-]+)"\s*[,}]/;
+
 /** The WebSocket API's route selection expression, `$request.body.action`, as API Gateway evaluates it. */
 export function selectRoute(body: string, routes: ReadonlySet<string>): string {
+  // Fast path for the usual frame, which starts with its action: saves parsing every batch twice.
+  const leading = LEADING_ACTION.exec(body);
+  // A second "action" key would win in JSON.parse, so a frame with one anywhere takes the exact path.
+  if (leading && routes.has(leading[1]!) && body.indexOf('"action"', leading[0].length) === -1) return leading[1]!;
   try {
     const action = (JSON.parse(body) as { action?: unknown } | null)?.action;
     return typeof action === 'string' && routes.has(action) ? action : '$default';

@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { FailedRecord, HubRecord, PutRecordsResult, RecordSink } from '../../adapters/sink.ts';
 import { StreamUnavailableError } from '../../core/errors.ts';
@@ -113,7 +114,7 @@ export class HubStream implements RecordSink {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #stmt: Statements;
-  readonly #insertGroup: (groups: readonly PendingAppend[], appendedAt: number) => number[][];
+  readonly #writer: AppendWriter;
   readonly #trimTimer: NodeJS.Timeout | undefined;
 
   #queue: PendingAppend[] = [];
@@ -130,19 +131,7 @@ export class HubStream implements RecordSink {
     this.retentionMs = options.retentionMs ?? DAY_MS;
     this.#now = options.now ?? Date.now;
     this.#stmt = prepareStatements(db);
-    const insert = this.#stmt.insert;
-    this.#insertGroup = db
-      .transaction((groups: readonly PendingAppend[], appendedAt: number) =>
-        groups.map((group) =>
-          group.valid.map((index) => {
-            const record = group.records[index]!;
-            return Number(insert.run(record.partitionKey, toBuffer(record.data), appendedAt).lastInsertRowid);
-          }),
-        ),
-      )
-      // IMMEDIATE takes the write lock up front, so a busy writer in another process is waited for (busy_timeout)
-      // instead of failing half-way through the transaction.
-      .immediate;
+    this.#writer = new AppendWriter(options.path, Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000)));
 
     const trimIntervalMs = options.trimIntervalMs ?? 60_000;
     if (trimIntervalMs > 0) {
@@ -310,6 +299,7 @@ export class HubStream implements RecordSink {
       } catch {
         // The WAL stays valid; the next opener checkpoints it.
       }
+      await this.#writer.close();
       this.#db.close();
     })();
     return this.#closing;
@@ -324,37 +314,33 @@ export class HubStream implements RecordSink {
     this.#flushing = new Promise<void>((resolve) => {
       // setImmediate lets every append made in this tick join the same transaction.
       setImmediate(() => {
-        try {
-          this.#flush();
-        } finally {
+        void this.#flush().finally(() => {
           this.#flushing = undefined;
           resolve();
           // Appends queued while the commit ran (or by callbacks it triggered) form the next group.
           if (this.#queue.length > 0) this.#scheduleFlush();
-        }
+        });
       });
     });
   }
 
-  #flush(): void {
+  async #flush(): Promise<void> {
     const groups = this.#queue;
     this.#queue = [];
     if (groups.length === 0) return;
-    let positions: number[][];
-    try {
-      // A COMMIT that failed can leave the transaction open; without this the next group would silently nest
-      // inside it as a savepoint and never reach the disk.
-      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-      positions = this.#insertGroup(groups, this.#now());
-      this.#commits++;
-    } catch (error) {
-      this.#failedCommits++;
-      try {
-        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-      } catch {
-        // Tried again before the next group.
+    const keys: string[] = [];
+    const datas: Uint8Array[] = [];
+    for (const group of groups) {
+      for (const index of group.valid) {
+        const record = group.records[index]!;
+        keys.push(record.partitionKey);
+        datas.push(record.data);
       }
-      const message = `The hub stream could not commit: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    const flat = await this.#writer.append(keys, datas, this.#now());
+    if ('error' in flat) {
+      this.#failedCommits++;
+      const message = `The hub stream could not commit: ${flat.error}`;
       for (const group of groups) {
         const failed = [
           ...group.rejected,
@@ -364,6 +350,9 @@ export class HubStream implements RecordSink {
       }
       return;
     }
+    this.#commits++;
+    let next = 0;
+    const positions = groups.map((group) => group.valid.map(() => flat.positions[next++]!));
     groups.forEach((group, g) => {
       const assigned: Array<number | null> = group.records.map(() => null);
       group.valid.forEach((index, i) => {
@@ -378,12 +367,54 @@ export class HubStream implements RecordSink {
   }
 }
 
+/** The worker thread that commits appends (append-worker.mjs); one commit in flight at a time. */
+class AppendWriter {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, (reply: { positions: number[] } | { error: string }) => void>();
+  #nextId = 0;
+  #failure: string | undefined;
+
+  constructor(path: string, busyTimeoutMs: number) {
+    this.#worker = new Worker(new URL('./append-worker.mjs', import.meta.url), { workerData: { path, busyTimeoutMs } });
+    this.#worker.unref();
+    this.#worker.on('message', (reply: { id?: number; positions?: number[]; error?: string; closed?: boolean }) => {
+      if (reply.id === undefined) return;
+      const settle = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      settle?.(reply.error === undefined ? { positions: reply.positions! } : { error: reply.error });
+    });
+    // A dead writer fails every waiting append rather than leaving it hanging; nothing was acknowledged.
+    const fail = (reason: string) => {
+      this.#failure = reason;
+      for (const settle of this.#pending.values()) settle({ error: reason });
+      this.#pending.clear();
+    };
+    this.#worker.on('error', (error) => fail(`the stream writer failed: ${error.message}`));
+    this.#worker.on('exit', (code) => fail(`the stream writer exited (${code})`));
+  }
+
+  append(keys: string[], datas: Uint8Array[], appendedAt: number): Promise<{ positions: number[] } | { error: string }> {
+    if (this.#failure !== undefined) return Promise.resolve({ error: this.#failure });
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#worker.postMessage({ id, keys, datas, appendedAt });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#failure !== undefined) return;
+    await new Promise<void>((resolve) => {
+      this.#worker.once('exit', () => resolve());
+      this.#worker.once('message', () => void this.#worker.terminate());
+      this.#worker.postMessage({ close: true });
+    });
+  }
+}
+
 /** Prepared once: every call on the hot path reuses them. */
 function prepareStatements(db: Database.Database) {
   return {
-    insert: db.prepare<[string, Buffer, number]>(
-      'INSERT INTO records (partition_key, data, appended_at) VALUES (?, ?, ?)',
-    ),
     read: db.prepare<[number, number], Row>(
       'SELECT position, partition_key, data, appended_at FROM records WHERE position > ? ORDER BY position LIMIT ?',
     ),
@@ -432,6 +463,3 @@ function checkRecord(record: HubRecord): { code: string; message: string } | und
 }
 
 /** better-sqlite3 binds Buffers as BLOBs; wrap the caller's bytes without copying. */
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
