@@ -1,0 +1,55 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+/**
+ * One in-memory DuckDB per process, created on first use: the Delta reader uses it for `read_parquet`, the
+ * writer for `COPY … TO parquet`. DuckDB serialises queries on one connection; code that wants queries to run in
+ * parallel (or holds a streaming result open) takes its own connection from `openDuckDbConnection()`.
+ */
+let instance: Promise<DuckDBInstance> | undefined;
+let shared: Promise<DuckDBConnection> | undefined;
+
+async function createInstance(): Promise<DuckDBInstance> {
+  const db = await DuckDBInstance.create(':memory:');
+  const setup = await db.connect();
+  try {
+    // The TimeZone option cannot go in create(): it needs the ICU extension, loaded only after start-up.
+    // GLOBAL so every later connection renders and casts TIMESTAMPTZ in UTC, like the Delta table does.
+    await setup.run(`SET GLOBAL TimeZone = 'UTC'`);
+  } finally {
+    setup.closeSync();
+  }
+  return db;
+}
+
+function getInstance(): Promise<DuckDBInstance> {
+  instance ??= createInstance().catch((error: unknown) => {
+    instance = undefined; // let the next call try again
+    throw error;
+  });
+  return instance;
+}
+
+/** The process-wide shared connection. */
+export function duckdb(): Promise<DuckDBConnection> {
+  shared ??= openDuckDbConnection().catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+/** A connection of its own on the shared instance; the caller closes it with `closeSync()`. */
+export async function openDuckDbConnection(): Promise<DuckDBConnection> {
+  return (await getInstance()).connect();
+}
+
+/** Closes the shared connection and the instance (tests, shutdown). The next `duckdb()` starts a new one. */
+export async function closeDuckDb(): Promise<void> {
+  const connection = shared;
+  const db = instance;
+  shared = undefined;
+  instance = undefined;
+  (await connection?.catch(() => undefined))?.closeSync();
+  (await db?.catch(() => undefined))?.closeSync();
+}
