@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HubStream } from '../runtime/local/stream/hub-stream.ts';
-import { dataPaths } from '../runtime/local/pipeline.ts';
+import { dataPaths } from '../runtime/local/data-paths.ts';
 import { loginAsGuest, ORIGINAL_EXAMPLE, storedRows, tempDir, TestSocket } from './support/local.ts';
 import { exited, startServerProcess } from './support/server-process.ts';
 

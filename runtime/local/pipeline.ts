@@ -1,12 +1,14 @@
-import { join } from 'node:path';
 import { createTokenVerifier } from '../adapters/token-verifier.ts';
 import { LIMITS } from '../core/limits.ts';
 import { createRestHandler } from '../handlers/rest-handler.ts';
 import { createWsAuthorizer } from '../handlers/ws-authorizer.ts';
 import { createWsMessageHandler } from '../handlers/ws-message-handler.ts';
 import type { LocalConfig } from './config.ts';
+import { dataPaths } from './data-paths.ts';
 import type { Gateway } from './gateway/local-gateway.ts';
 import { startGateway } from './gateway/local-gateway.ts';
+import type { DeltaWriter } from './delta-writer/delta-writer.ts';
+import { startDeltaWriter } from './delta-writer/delta-writer.ts';
 import { createIdentityService } from './identity/identity-service.ts';
 import { HubStream } from './stream/hub-stream.ts';
 
@@ -16,23 +18,16 @@ export interface LocalPipeline {
   readonly issuer: string;
   readonly stream: HubStream;
   readonly gateway: Gateway;
+  readonly deltaWriter: DeltaWriter;
   /** Finishes in-flight requests and messages, then closes sockets and the stream. */
   close(): Promise<void>;
 }
 
 export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & { readonly dataDir: string };
 
-/** Paths inside the data directory; other tools (tests, the CLI) read the same files. */
-export function dataPaths(dataDir: string) {
-  return {
-    stream: join(dataDir, 'stream', 'hub.sqlite'),
-    identity: join(dataDir, 'identity'),
-  };
-}
-
 /**
  * The one-machine pipeline: the dev identity service, the local gateway invoking the same handlers Lambda runs,
- * and the SQLite hub stream behind the sink port.
+ * the SQLite hub stream behind the sink port, and the consumers: the Delta writer.
  */
 export async function startLocalPipeline(config: PipelineConfig): Promise<LocalPipeline> {
   const paths = dataPaths(config.dataDir);
@@ -41,6 +36,12 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
   let issuer = config.issuer ?? '';
   const identity = await createIdentityService({ dataDir: config.dataDir, issuer: () => issuer });
   const startedAt = Date.now();
+  const deltaWriter = await startDeltaWriter({
+    stream,
+    dataDir: config.dataDir,
+    windowMs: config.deltaWindowMs,
+    dedupWindowMs: config.dedupWindowMs,
+  });
   const deps = { verifier: lazyVerifier(() => issuer), sink: stream };
 
   let gateway: Gateway;
@@ -56,12 +57,14 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
         connections: gateway.connections(),
         stream: stream.stats(),
+        delta_writer: deltaWriter.status(),
       }),
       wsMessageMaxBytes: LIMITS.wsMessageMaxBytes,
       wsIdleTimeoutMs: config.wsIdleTimeoutMs,
       wsMaxConnectionMs: config.wsMaxConnectionMs,
     });
   } catch (error) {
+    await deltaWriter.close();
     await stream.close();
     throw error;
   }
@@ -72,9 +75,12 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
     issuer,
     stream,
     gateway,
+    deltaWriter,
     async close() {
       await gateway.close();
       await identity.close();
+      // Consumers commit what they hold before the stream closes; what they have not read waits in the stream.
+      await deltaWriter.close();
       await stream.close();
     },
   };
