@@ -14,6 +14,10 @@ export interface LocalConfig {
   readonly wsIdleTimeoutMs: number;
   readonly wsMaxConnectionMs: number;
   readonly streamRetentionMs: number;
+  /** The Delta writer's micro-batch window. */
+  readonly deltaWindowMs: number;
+  /** The dedup rule's window: a re-send arriving this long after the first copy is stored again. */
+  readonly dedupWindowMs: number;
 }
 
 interface Setting {
@@ -33,6 +37,8 @@ export const LOCAL_ENV = {
   wsIdleTimeout: 'TELEMETRY_WS_IDLE_TIMEOUT_S',
   wsMaxConnection: 'TELEMETRY_WS_MAX_CONNECTION_S',
   streamRetention: 'TELEMETRY_STREAM_RETENTION_H',
+  deltaWindow: 'TELEMETRY_DELTA_WINDOW_S',
+  dedupWindow: 'TELEMETRY_DEDUP_WINDOW_H',
 } as const;
 
 export const SETTINGS: Record<string, Setting> = {
@@ -43,6 +49,8 @@ export const SETTINGS: Record<string, Setting> = {
   'ws-idle-timeout': { flag: 'ws-idle-timeout', env: LOCAL_ENV.wsIdleTimeout, kind: 'seconds', default: '600', help: 'seconds a WebSocket may stay silent (API Gateway: 600)' },
   'ws-max-connection': { flag: 'ws-max-connection', env: LOCAL_ENV.wsMaxConnection, kind: 'seconds', default: '7200', help: 'seconds a WebSocket may live (API Gateway: 7200)' },
   'stream-retention': { flag: 'stream-retention', env: LOCAL_ENV.streamRetention, kind: 'hours', default: '24', help: 'hours the hub stream keeps records that every consumer has read' },
+  'delta-window': { flag: 'delta-window', env: LOCAL_ENV.deltaWindow, kind: 'seconds', default: '5', help: 'seconds the Delta writer gathers events before a commit' },
+  'dedup-window': { flag: 'dedup-window', env: LOCAL_ENV.dedupWindow, kind: 'hours', default: '24', help: 'hours within which a re-sent event is stored once' },
 };
 
 export class ConfigError extends Error {
@@ -94,6 +102,8 @@ export function readLocalConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     wsIdleTimeoutMs: number('ws-idle-timeout', 0.01, 86_400) * 1000,
     wsMaxConnectionMs: number('ws-max-connection', 0.01, 7 * 86_400) * 1000,
     streamRetentionMs: number('stream-retention', 0.001, 24 * 365) * 3_600_000,
+    deltaWindowMs: number('delta-window', 0.01, 3600) * 1000,
+    dedupWindowMs: number('dedup-window', 0.001, 24 * 365) * 3_600_000,
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return { help: false, config };
@@ -107,7 +117,7 @@ export function helpText(): string {
     'Usage: npm start -- [options]',
     '',
     'Runs the telemetry pipeline on one machine: dev identity service, REST and WebSocket intake',
-    '(the same handlers as on AWS), and the durable SQLite hub stream.',
+    '(the same handlers as on AWS), the durable SQLite hub stream, and the local Delta writer.',
     '',
     'Options (flag, then its environment variable):',
     ...rows,

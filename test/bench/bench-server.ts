@@ -21,6 +21,8 @@ if (mode === 'pipeline') {
     wsIdleTimeoutMs: 600_000,
     wsMaxConnectionMs: 7_200_000,
     streamRetentionMs: 86_400_000,
+    deltaWindowMs: 5000,
+    dedupWindowMs: 86_400_000,
   });
   console.log(pipeline.url);
   process.on('SIGTERM', () => void pipeline.close().then(() => process.exit(0)));

@@ -24,6 +24,8 @@ export async function startTestPipeline(overrides: Partial<PipelineConfig> = {})
     wsIdleTimeoutMs: 600_000,
     wsMaxConnectionMs: 7_200_000,
     streamRetentionMs: 86_400_000,
+    deltaWindowMs: 200,
+    dedupWindowMs: 86_400_000,
     ...overrides,
   });
   return {

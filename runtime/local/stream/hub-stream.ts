@@ -4,6 +4,7 @@
  * Producers append through the sink port (`putRecords`); consumers (archiver, Delta writer) read by position and
  * keep their own committed position here so retention never deletes what they have not read.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -101,7 +102,14 @@ export class HubStream implements RecordSink {
           position INTEGER NOT NULL,
           updated_at INTEGER NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS meta (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        );
       `);
+      // The stream's identity: positions restart at 1 in a new stream file, so a consumer that keeps its position
+      // elsewhere (the Delta table's txn) must know which stream a position belongs to.
+      db.prepare("INSERT INTO meta (key, value) VALUES ('stream_id', ?) ON CONFLICT (key) DO NOTHING").run(randomUUID());
       return new HubStream(db, options);
     } catch (error) {
       db.close();
@@ -110,6 +118,8 @@ export class HubStream implements RecordSink {
   }
 
   readonly path: string;
+  /** A random id given to the stream file when it is created; positions are meaningful only within it. */
+  readonly id: string;
   readonly retentionMs: number;
   readonly #db: Database.Database;
   readonly #now: () => number;
@@ -131,6 +141,7 @@ export class HubStream implements RecordSink {
     this.retentionMs = options.retentionMs ?? DAY_MS;
     this.#now = options.now ?? Date.now;
     this.#stmt = prepareStatements(db);
+    this.id = (db.prepare("SELECT value FROM meta WHERE key = 'stream_id'").get() as { value: string }).value;
     this.#writer = new AppendWriter(options.path, Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000)));
 
     const trimIntervalMs = options.trimIntervalMs ?? 60_000;

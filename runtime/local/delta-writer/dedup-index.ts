@@ -1,0 +1,100 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { dedupKey } from '../../core/dedup-key.ts';
+import type { StoredRow } from '../../core/event.ts';
+
+/** A decoded row and the hub-stream position of the record it came from. */
+export interface PositionedRow {
+  readonly row: StoredRow;
+  readonly position: number;
+}
+
+/**
+ * The local Delta writer's memory of which events it has stored, for the dedup rule: a row whose key was first
+ * received within `windowMs` of it (by `received_at`, server time) is a re-send and is dropped. Entries expire with
+ * the window, so the index is bounded by the window, not by the table. It lives in SQLite beside the table, so
+ * memory stays flat however long the pipeline runs.
+ *
+ * Each key remembers the stream position it came from. The table's `txn` is the truth about what was committed:
+ * after a crash between recording keys and committing the batch, `rollbackAfter(txn)` forgets the keys of the
+ * uncommitted batch, which is then read again from the stream and admitted again.
+ */
+export class DedupIndex {
+  readonly #db: Database.Database;
+  readonly #lookup: Database.Statement<[Buffer], { received_at: number }>;
+  readonly #admit: (rows: readonly PositionedRow[]) => StoredRow[];
+  readonly windowMs: number;
+
+  private constructor(db: Database.Database, windowMs: number) {
+    this.#db = db;
+    this.windowMs = windowMs;
+    this.#lookup = db.prepare('SELECT received_at FROM seen WHERE key = ?');
+    const upsert = db.prepare<[Buffer, number, number]>(
+      `INSERT INTO seen (key, received_at, position) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET received_at = excluded.received_at, position = excluded.position`,
+    );
+    this.#admit = db.transaction((rows: readonly PositionedRow[]) => {
+      const admitted: StoredRow[] = [];
+      for (const { row, position } of rows) {
+        const key = dedupKey(row);
+        const receivedAt = Date.parse(row.received_at);
+        const seen = this.#lookup.get(key);
+        // Within the window of the first receipt: a re-send. Outside it (or never seen): a new event.
+        if (seen !== undefined && receivedAt - seen.received_at <= this.windowMs) continue;
+        upsert.run(key, receivedAt, position);
+        admitted.push(row);
+      }
+      return admitted;
+    });
+  }
+
+  static open(options: { path: string; windowMs: number }): DedupIndex {
+    mkdirSync(dirname(options.path), { recursive: true });
+    const db = new Database(options.path);
+    try {
+      db.pragma('journal_mode = WAL');
+      // FULL: keys of a committed batch must not vanish in a power loss, or a later re-send would be stored twice.
+      db.pragma('synchronous = FULL');
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS seen (
+          key BLOB PRIMARY KEY,
+          received_at INTEGER NOT NULL,
+          position INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS seen_by_time ON seen (received_at);
+        CREATE INDEX IF NOT EXISTS seen_by_position ON seen (position);
+      `);
+      return new DedupIndex(db, options.windowMs);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Keeps the rows that are not re-sends (first occurrence wins inside the batch too) and records their keys,
+   * atomically: either every admitted key is recorded or none is.
+   */
+  admit(rows: readonly PositionedRow[]): StoredRow[] {
+    return this.#admit(rows);
+  }
+
+  /** Forgets keys recorded from positions after `position`: their batch never reached the table. */
+  rollbackAfter(position: number): number {
+    return this.#db.prepare('DELETE FROM seen WHERE position > ?').run(position).changes;
+  }
+
+  /** Deletes keys first received before `nowMs - windowMs`; a re-send that late counts as a new event anyway. */
+  expire(nowMs: number): number {
+    return this.#db.prepare('DELETE FROM seen WHERE received_at < ?').run(nowMs - this.windowMs).changes;
+  }
+
+  size(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM seen').get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

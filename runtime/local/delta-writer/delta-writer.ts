@@ -1,0 +1,253 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Action } from '../../delta/actions.ts';
+import { maybeCheckpoint } from '../../delta/checkpoint-writer.ts';
+import { appendWithRetry } from '../../delta/commit.ts';
+import { createTable } from '../../delta/create-table.ts';
+import { writeDataFiles } from '../../delta/parquet-writer.ts';
+import { loadSnapshot, txnVersion } from '../../delta/snapshot.ts';
+import type { StoredRow } from '../../core/event.ts';
+import { decodeHubRecord } from '../../core/stored-row.ts';
+import { dataPaths } from '../data-paths.ts';
+import type { HubStream, StreamEntry } from '../stream/hub-stream.ts';
+import type { PositionedRow } from './dedup-index.ts';
+import { DedupIndex } from './dedup-index.ts';
+import { EVENTS_PARTITION_COLUMNS, EVENTS_SCHEMA, eventsTablePath } from './events-table.ts';
+
+export interface DeltaWriterOptions {
+  readonly stream: HubStream;
+  readonly dataDir: string;
+  /** A micro-batch is committed this long after its first record arrived (or sooner, see maxBatchRows). */
+  readonly windowMs?: number;
+  /** A micro-batch is committed as soon as it holds this many rows. */
+  readonly maxBatchRows?: number;
+  /** The dedup window, server time. */
+  readonly dedupWindowMs: number;
+  readonly checkpointInterval?: number;
+  readonly now?: () => number;
+  readonly logError?: (message: string, error: unknown) => void;
+}
+
+export interface DeltaWriterStatus {
+  readonly tablePath: string;
+  readonly appId: string;
+  /** The last stream position committed to the table (its txn). */
+  readonly position: number;
+  /** Stream positions not yet in the table. */
+  readonly lag: number;
+  readonly tableVersion: number | undefined;
+  readonly commits: number;
+  readonly rowsWritten: number;
+  readonly duplicatesDropped: number;
+  readonly quarantinedLines: number;
+  readonly healthy: boolean;
+  readonly lastError?: string;
+  readonly lastCommitAt?: number;
+}
+
+export interface DeltaWriter {
+  status(): DeltaWriterStatus;
+  /** Resolves once everything appended so far is committed to the table (tests, shutdown). */
+  drain(): Promise<void>;
+  /** Commits the batch in progress, then stops. */
+  close(): Promise<void>;
+}
+
+const READ_CHUNK = 2000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * The one-machine counterpart of the Glue streaming job: it consumes the hub stream in micro-batches, applies the
+ * dedup rule, writes Parquet, and commits one Delta version per batch carrying `txn {appId, version = last stream
+ * position}`. The table's own txn is where it resumes after a restart, so a stream position is never written
+ * twice (exactly-once from stream to table) and never skipped: on any failure it retries the same batch.
+ */
+export async function startDeltaWriter(options: DeltaWriterOptions): Promise<DeltaWriter> {
+  const { stream } = options;
+  const windowMs = options.windowMs ?? 5000;
+  const maxBatchRows = options.maxBatchRows ?? 200_000;
+  const checkpointInterval = options.checkpointInterval ?? 10;
+  const now = options.now ?? Date.now;
+  const logError = options.logError ?? ((message, error) => console.error(message, error));
+  const tablePath = eventsTablePath(options.dataDir);
+  const workDir = dataPaths(options.dataDir).deltaWriter;
+  // Positions mean something only within one stream file, so the txn appId names the stream.
+  const appId = `hub-stream-${stream.id}`;
+
+  await createTable(tablePath, {
+    schema: EVENTS_SCHEMA,
+    partitionColumns: [...EVENTS_PARTITION_COLUMNS],
+    name: 'events',
+    description: 'Game telemetry events (delta-lake-game-telemetry)',
+  });
+  const snapshot = await loadSnapshot(tablePath);
+  let position = txnVersion(snapshot, appId) ?? 0;
+  let tableVersion: number | undefined = snapshot.version;
+  const index = DedupIndex.open({ path: join(workDir, 'dedup.sqlite'), windowMs: options.dedupWindowMs });
+  // Keys recorded for a batch that never reached the table belong to positions after its txn.
+  index.rollbackAfter(position);
+  stream.registerConsumer('delta-writer');
+
+  let commits = 0;
+  let rowsWritten = 0;
+  let duplicatesDropped = 0;
+  let quarantinedLines = 0;
+  let lastError: string | undefined;
+  let lastCommitAt: number | undefined;
+  let failures = 0;
+  let stopping = false;
+  const stopController = new AbortController();
+  const drainWaiters: Array<{ target: number; resolve: () => void }> = [];
+
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      stopController.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+
+  /** Reads one micro-batch: from the first new record until the window closes or the batch is full. */
+  async function collect(): Promise<StreamEntry[]> {
+    const entries: StreamEntry[] = [];
+    let rows = 0;
+    let deadline = Number.POSITIVE_INFINITY;
+    let after = position;
+    while (!stopping || entries.length === 0) {
+      const chunk = stream.read(after, READ_CHUNK, 64 * 1024 * 1024);
+      if (chunk.length > 0) {
+        if (entries.length === 0) deadline = now() + windowMs;
+        for (const entry of chunk) {
+          entries.push(entry);
+          rows += countLines(entry.data);
+        }
+        after = chunk.at(-1)!.position;
+        if (rows >= maxBatchRows) break;
+        // A drain asked for everything so far: no need to wait out the window.
+        if (drainWaiters.length > 0 && after >= stream.lastPosition()) break;
+        continue;
+      }
+      if (stopping) break;
+      if (entries.length > 0 && (now() >= deadline || drainWaiters.length > 0)) break;
+      const timeout = entries.length > 0 ? Math.max(1, deadline - now()) : 1000;
+      await stream.waitForData(after, { timeoutMs: timeout, signal: stopController.signal });
+    }
+    return entries;
+  }
+
+  async function commitBatch(entries: StreamEntry[]): Promise<void> {
+    const last = entries.at(-1)!.position;
+    const positioned: PositionedRow[] = [];
+    const invalid: string[] = [];
+    for (const entry of entries) {
+      const decoded = decodeHubRecord(entry.data);
+      for (const row of decoded.rows) positioned.push({ row, position: entry.position });
+      for (const line of decoded.invalid) {
+        invalid.push(JSON.stringify({ position: entry.position, line: line.line, error: line.code, message: line.message }));
+      }
+    }
+    // Bad lines never reach the table and are never silently dropped: they are kept with their reason.
+    if (invalid.length > 0) {
+      await mkdir(join(workDir, 'quarantine'), { recursive: true });
+      await appendFile(join(workDir, 'quarantine', `upto-${String(last).padStart(20, '0')}.ndjson`), `${invalid.join('\n')}\n`);
+    }
+    index.rollbackAfter(position);
+    const admitted: StoredRow[] = index.admit(positioned);
+    const adds = await writeDataFiles({
+      tablePath,
+      schema: EVENTS_SCHEMA,
+      partitionColumns: [...EVENTS_PARTITION_COLUMNS],
+      rows: admitted,
+    });
+    const result = await appendWithRetry(tablePath, {
+      operation: 'STREAMING UPDATE',
+      operationParameters: { outputMode: 'Append', queryId: appId, epochId: String(last) },
+      isBlindAppend: true,
+      buildActions: (current) => {
+        // Another writer of the same stream got there first: this batch is already in the table.
+        if ((txnVersion(current, appId) ?? 0) >= last) return null;
+        const actions: Action[] = [{ txn: { appId, version: last, lastUpdated: now() } }, ...adds.map((add) => ({ add }))];
+        return actions;
+      },
+    });
+    position = last;
+    if (result.committed) {
+      tableVersion = result.version;
+      commits++;
+      rowsWritten += admitted.length;
+      lastCommitAt = now();
+      await maybeCheckpoint(tablePath, result.version, checkpointInterval).catch((error) =>
+        // A missing checkpoint only slows readers down; the commit itself is done.
+        logError('checkpoint failed', error),
+      );
+    }
+    duplicatesDropped += positioned.length - admitted.length;
+    quarantinedLines += invalid.length;
+    stream.commitConsumer('delta-writer', last);
+    index.expire(now());
+  }
+
+  const loop = (async () => {
+    while (!stopping) {
+      let entries: StreamEntry[] = [];
+      try {
+        entries = await collect();
+        if (entries.length > 0) await commitBatch(entries);
+        failures = 0;
+        lastError = undefined;
+      } catch (error) {
+        // Never skip: the same positions are read and tried again after a pause.
+        failures++;
+        lastError = error instanceof Error ? error.message : String(error);
+        logError('the Delta writer could not commit a batch; retrying', error);
+        await wait(Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failures, 12)));
+      }
+      for (const waiter of [...drainWaiters]) {
+        if (position >= waiter.target) {
+          drainWaiters.splice(drainWaiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+    }
+  })();
+
+  return {
+    status() {
+      const last = stream.lastPosition();
+      return {
+        tablePath,
+        appId,
+        position,
+        lag: Math.max(0, last - position),
+        tableVersion,
+        commits,
+        rowsWritten,
+        duplicatesDropped,
+        quarantinedLines,
+        healthy: lastError === undefined,
+        ...(lastError === undefined ? {} : { lastError }),
+        ...(lastCommitAt === undefined ? {} : { lastCommitAt }),
+      };
+    },
+    drain() {
+      const target = stream.lastPosition();
+      if (position >= target) return Promise.resolve();
+      return new Promise<void>((resolve) => drainWaiters.push({ target, resolve }));
+    },
+    async close() {
+      stopping = true;
+      stopController.abort();
+      await loop;
+      // What was read but not committed stays in the stream and the next start picks it up.
+      index.close();
+      for (const waiter of drainWaiters.splice(0)) waiter.resolve();
+    },
+  };
+}
+
+function countLines(data: Buffer): number {
+  let lines = 0;
+  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) lines++;
+  return lines;
+}
