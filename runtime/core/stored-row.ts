@@ -1,7 +1,8 @@
-import type { Source, StoredRow } from './event.ts';
+import type { StoredRow } from './event.ts';
+import { STORED_ROW_COLUMNS } from './event.ts';
 import type { ErrorCode } from './errors.ts';
 import { parseUpdatedAt } from './timestamp.ts';
-import { validateEvent } from './validate-event.ts';
+import { validateEventFields } from './validate-event.ts';
 
 /**
  * Decoding of hub records back into stored rows, for the consumers (the Delta writer, tests, tools). The intake
@@ -19,7 +20,7 @@ export interface DecodedRecord {
   readonly invalid: InvalidLine[];
 }
 
-const SOURCES: ReadonlySet<string> = new Set<Source>(['rest', 'ws']);
+const COLUMNS: ReadonlySet<string> = new Set(STORED_ROW_COLUMNS);
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 export function decodeHubRecord(data: Uint8Array | string): DecodedRecord {
@@ -48,19 +49,30 @@ export function parseStoredRow(value: unknown): { row: StoredRow } | { code: Err
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { code: 'wrong_type', message: 'a stored row must be a JSON object' };
   }
-  const { player_id, received_at, source, ...event } = value as Record<string, unknown>;
-  const checked = validateEvent(event);
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (Object.hasOwn(record, key) && !COLUMNS.has(key)) return { code: 'unknown_field', message: `unknown column '${key}'` };
+  }
+  const checked = validateEventFields(record);
   if (!checked.ok) return { code: checked.error.code, message: checked.error.message };
+  const { player_id, received_at, source } = record;
   if (typeof player_id !== 'string' || player_id.length === 0) {
     return { code: 'missing_field', message: 'player_id must be a non-empty string' };
   }
   if (typeof received_at !== 'string') return { code: 'missing_field', message: 'received_at must be a string' };
   const receivedAt = parseUpdatedAt(received_at);
   if (!receivedAt.ok) return { code: 'invalid_timestamp', message: `received_at: ${receivedAt.reason}` };
-  if (typeof source !== 'string' || !SOURCES.has(source)) {
-    return { code: 'invalid_value', message: "source must be 'rest' or 'ws'" };
-  }
+  if (source !== 'rest' && source !== 'ws') return { code: 'invalid_value', message: "source must be 'rest' or 'ws'" };
+  const event = checked.event;
   return {
-    row: { ...checked.event, player_id, received_at: receivedAt.iso, source: source as Source },
+    row: {
+      event_id: event.event_id,
+      event_type: event.event_type,
+      updated_at: event.updated_at,
+      event_data: event.event_data,
+      player_id,
+      received_at: receivedAt.iso,
+      source,
+    },
   };
 }
