@@ -22,28 +22,23 @@ export interface PositionedRow {
  */
 export class DedupIndex {
   readonly #db: Database.Database;
-  readonly #lookup: Database.Statement<[Buffer], { received_at: number }>;
   readonly #admit: (rows: readonly PositionedRow[]) => StoredRow[];
   readonly windowMs: number;
 
   private constructor(db: Database.Database, windowMs: number) {
     this.#db = db;
     this.windowMs = windowMs;
-    this.#lookup = db.prepare('SELECT received_at FROM seen WHERE key = ?');
-    const upsert = db.prepare<[Buffer, number, number]>(
+    // One statement per row: a new key is inserted; a known key is taken over only when its first receipt is
+    // outside the window. `changes` says which rows were admitted.
+    const admitOne = db.prepare<[string, number, number, number]>(
       `INSERT INTO seen (key, received_at, position) VALUES (?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET received_at = excluded.received_at, position = excluded.position`,
+       ON CONFLICT (key) DO UPDATE SET received_at = excluded.received_at, position = excluded.position
+       WHERE excluded.received_at - seen.received_at > ?`,
     );
     this.#admit = db.transaction((rows: readonly PositionedRow[]) => {
       const admitted: StoredRow[] = [];
       for (const { row, position } of rows) {
-        const key = dedupKey(row);
-        const receivedAt = Date.parse(row.received_at);
-        const seen = this.#lookup.get(key);
-        // Within the window of the first receipt: a re-send. Outside it (or never seen): a new event.
-        if (seen !== undefined && receivedAt - seen.received_at <= this.windowMs) continue;
-        upsert.run(key, receivedAt, position);
-        admitted.push(row);
+        if (admitOne.run(dedupKey(row), Date.parse(row.received_at), position, this.windowMs).changes > 0) admitted.push(row);
       }
       return admitted;
     });
@@ -58,12 +53,11 @@ export class DedupIndex {
       db.pragma('synchronous = FULL');
       db.exec(`
         CREATE TABLE IF NOT EXISTS seen (
-          key BLOB PRIMARY KEY,
+          key TEXT PRIMARY KEY,
           received_at INTEGER NOT NULL,
           position INTEGER NOT NULL
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS seen_by_time ON seen (received_at);
-        CREATE INDEX IF NOT EXISTS seen_by_position ON seen (position);
       `);
       return new DedupIndex(db, options.windowMs);
     } catch (error) {
@@ -80,7 +74,10 @@ export class DedupIndex {
     return this.#admit(rows);
   }
 
-  /** Forgets keys recorded from positions after `position`: their batch never reached the table. */
+  /**
+   * Forgets keys recorded from positions after `position`: their batch never reached the table. Needed only at
+   * start and after a failed batch, so it scans rather than keep a second index up to date on every insert.
+   */
   rollbackAfter(position: number): number {
     return this.#db.prepare('DELETE FROM seen WHERE position > ?').run(position).changes;
   }
