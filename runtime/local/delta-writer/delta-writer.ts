@@ -24,6 +24,8 @@ export interface DeltaWriterOptions {
   /** The dedup window, server time. */
   readonly dedupWindowMs: number;
   readonly checkpointInterval?: number;
+  /** How long to wait for new records before looking again; appends from other threads are seen only then. */
+  readonly idlePollMs?: number;
   readonly now?: () => number;
   readonly logError?: (message: string, error: unknown) => void;
 }
@@ -67,6 +69,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
   const windowMs = options.windowMs ?? 5000;
   const maxBatchRows = options.maxBatchRows ?? 200_000;
   const checkpointInterval = options.checkpointInterval ?? 10;
+  const idlePollMs = options.idlePollMs ?? 1000;
   const now = options.now ?? Date.now;
   const logError = options.logError ?? ((message, error) => console.error(message, error));
   const tablePath = eventsTablePath(options.dataDir);
@@ -130,7 +133,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       }
       if (stopping) break;
       if (entries.length > 0 && (now() >= deadline || drainWaiters.length > 0)) break;
-      const timeout = entries.length > 0 ? Math.max(1, deadline - now()) : 1000;
+      const timeout = Math.min(idlePollMs, entries.length > 0 ? Math.max(1, deadline - now()) : idlePollMs);
       await stream.waitForData(after, { timeoutMs: timeout, signal: stopController.signal });
     }
     return entries;
@@ -152,7 +155,8 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       await mkdir(join(workDir, 'quarantine'), { recursive: true });
       await appendFile(join(workDir, 'quarantine', `upto-${String(last).padStart(20, '0')}.ndjson`), `${invalid.join('\n')}\n`);
     }
-    index.rollbackAfter(position);
+    // After a failed attempt the index may hold this batch's keys already; the table's txn says they are not in.
+    if (failures > 0) index.rollbackAfter(position);
     const admitted: StoredRow[] = index.admit(positioned);
     const adds = await writeDataFiles({
       tablePath,

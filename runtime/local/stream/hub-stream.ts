@@ -124,7 +124,9 @@ export class HubStream implements RecordSink {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #stmt: Statements;
-  readonly #writer: AppendWriter;
+  /** Started on the first append: a consumer-only handle (another thread's) never needs a writer thread. */
+  #writer: AppendWriter | undefined;
+  readonly #busyTimeoutMs: number;
   readonly #trimTimer: NodeJS.Timeout | undefined;
 
   #queue: PendingAppend[] = [];
@@ -142,7 +144,7 @@ export class HubStream implements RecordSink {
     this.#now = options.now ?? Date.now;
     this.#stmt = prepareStatements(db);
     this.id = (db.prepare("SELECT value FROM meta WHERE key = 'stream_id'").get() as { value: string }).value;
-    this.#writer = new AppendWriter(options.path, Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000)));
+    this.#busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000));
 
     const trimIntervalMs = options.trimIntervalMs ?? 60_000;
     if (trimIntervalMs > 0) {
@@ -310,7 +312,7 @@ export class HubStream implements RecordSink {
       } catch {
         // The WAL stays valid; the next opener checkpoints it.
       }
-      await this.#writer.close();
+      await this.#writer?.close();
       this.#db.close();
     })();
     return this.#closing;
@@ -348,6 +350,7 @@ export class HubStream implements RecordSink {
         datas.push(record.data);
       }
     }
+    this.#writer ??= new AppendWriter(this.path, this.#busyTimeoutMs);
     const flat = await this.#writer.append(keys, datas, this.#now());
     if ('error' in flat) {
       this.#failedCommits++;
