@@ -18,6 +18,8 @@ export interface LocalConfig {
   readonly deltaWindowMs: number;
   /** The dedup rule's window: a re-send arriving this long after the first copy is stored again. */
   readonly dedupWindowMs: number;
+  /** The raw archive writes a file at least this often (and whenever 5 MiB are buffered). */
+  readonly archiveFlushMs: number;
 }
 
 interface Setting {
@@ -39,6 +41,7 @@ export const LOCAL_ENV = {
   streamRetention: 'TELEMETRY_STREAM_RETENTION_H',
   deltaWindow: 'TELEMETRY_DELTA_WINDOW_S',
   dedupWindow: 'TELEMETRY_DEDUP_WINDOW_H',
+  archiveFlush: 'TELEMETRY_ARCHIVE_FLUSH_S',
 } as const;
 
 export const SETTINGS: Record<string, Setting> = {
@@ -51,6 +54,7 @@ export const SETTINGS: Record<string, Setting> = {
   'stream-retention': { flag: 'stream-retention', env: LOCAL_ENV.streamRetention, kind: 'hours', default: '24', help: 'hours the hub stream keeps records that every consumer has read' },
   'delta-window': { flag: 'delta-window', env: LOCAL_ENV.deltaWindow, kind: 'seconds', default: '5', help: 'seconds the Delta writer gathers events before a commit' },
   'dedup-window': { flag: 'dedup-window', env: LOCAL_ENV.dedupWindow, kind: 'hours', default: '24', help: 'hours within which a re-sent event is stored once' },
+  'archive-flush': { flag: 'archive-flush', env: LOCAL_ENV.archiveFlush, kind: 'seconds', default: '60', help: 'seconds after which the raw archive writes a file (or at 5 MiB)' },
 };
 
 export class ConfigError extends Error {
@@ -104,6 +108,7 @@ export function readLocalConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     streamRetentionMs: number('stream-retention', 0.001, 24 * 365) * 3_600_000,
     deltaWindowMs: number('delta-window', 0.01, 3600) * 1000,
     dedupWindowMs: number('dedup-window', 0.001, 24 * 365) * 3_600_000,
+    archiveFlushMs: number('archive-flush', 0.01, 86_400) * 1000,
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return { help: false, config };
@@ -117,7 +122,7 @@ export function helpText(): string {
     'Usage: npm start -- [options]',
     '',
     'Runs the telemetry pipeline on one machine: dev identity service, REST and WebSocket intake',
-    '(the same handlers as on AWS), the durable SQLite hub stream, and the local Delta writer.',
+    '(the same handlers as on AWS), the durable SQLite hub stream, the raw archive and the Delta writer.',
     '',
     'Options (flag, then its environment variable):',
     ...rows,

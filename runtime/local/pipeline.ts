@@ -7,8 +7,10 @@ import type { LocalConfig } from './config.ts';
 import { dataPaths } from './data-paths.ts';
 import type { Gateway } from './gateway/local-gateway.ts';
 import { startGateway } from './gateway/local-gateway.ts';
+import type { RawArchiver } from './archive/raw-archiver.ts';
+import { startRawArchiver } from './archive/raw-archiver.ts';
 import type { DeltaWriter } from './delta-writer/delta-writer.ts';
-import { startDeltaWriter } from './delta-writer/delta-writer.ts';
+import { startDeltaWriterThread } from './delta-writer/delta-writer-thread.ts';
 import { createIdentityService } from './identity/identity-service.ts';
 import { HubStream } from './stream/hub-stream.ts';
 
@@ -19,6 +21,7 @@ export interface LocalPipeline {
   readonly stream: HubStream;
   readonly gateway: Gateway;
   readonly deltaWriter: DeltaWriter;
+  readonly archiver: RawArchiver;
   /** Finishes in-flight requests and messages, then closes sockets and the stream. */
   close(): Promise<void>;
 }
@@ -27,7 +30,7 @@ export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & { readonly dataDir: 
 
 /**
  * The one-machine pipeline: the dev identity service, the local gateway invoking the same handlers Lambda runs,
- * the SQLite hub stream behind the sink port, and the consumers: the Delta writer.
+ * the SQLite hub stream behind the sink port, and its two consumers: the raw archive and the Delta writer.
  */
 export async function startLocalPipeline(config: PipelineConfig): Promise<LocalPipeline> {
   const paths = dataPaths(config.dataDir);
@@ -36,11 +39,10 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
   let issuer = config.issuer ?? '';
   const identity = await createIdentityService({ dataDir: config.dataDir, issuer: () => issuer });
   const startedAt = Date.now();
-  const deltaWriter = await startDeltaWriter({
-    stream,
-    dataDir: config.dataDir,
-    windowMs: config.deltaWindowMs,
-    dedupWindowMs: config.dedupWindowMs,
+  const archiver = await startRawArchiver({ stream, dataDir: config.dataDir, flushIntervalMs: config.archiveFlushMs });
+  const deltaWriter = await startDeltaWriterThread({
+    streamPath: paths.stream,
+    options: { dataDir: config.dataDir, windowMs: config.deltaWindowMs, dedupWindowMs: config.dedupWindowMs },
   });
   const deps = { verifier: lazyVerifier(() => issuer), sink: stream };
 
@@ -58,6 +60,7 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
         connections: gateway.connections(),
         stream: stream.stats(),
         delta_writer: deltaWriter.status(),
+        raw_archive: archiver.status(),
       }),
       wsMessageMaxBytes: LIMITS.wsMessageMaxBytes,
       wsIdleTimeoutMs: config.wsIdleTimeoutMs,
@@ -65,6 +68,7 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
     });
   } catch (error) {
     await deltaWriter.close();
+    await archiver.close();
     await stream.close();
     throw error;
   }
@@ -76,11 +80,13 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
     stream,
     gateway,
     deltaWriter,
+    archiver,
     async close() {
       await gateway.close();
       await identity.close();
       // Consumers commit what they hold before the stream closes; what they have not read waits in the stream.
       await deltaWriter.close();
+      await archiver.close();
       await stream.close();
     },
   };

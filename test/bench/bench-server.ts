@@ -23,6 +23,7 @@ if (mode === 'pipeline') {
     streamRetentionMs: 86_400_000,
     deltaWindowMs: 5000,
     dedupWindowMs: 86_400_000,
+    archiveFlushMs: 60_000,
   });
   console.log(pipeline.url);
   process.on('SIGTERM', () => void pipeline.close().then(() => process.exit(0)));

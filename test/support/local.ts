@@ -26,6 +26,7 @@ export async function startTestPipeline(overrides: Partial<PipelineConfig> = {})
     streamRetentionMs: 86_400_000,
     deltaWindowMs: 200,
     dedupWindowMs: 86_400_000,
+    archiveFlushMs: 60_000,
     ...overrides,
   });
   return {
