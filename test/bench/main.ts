@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
+import { endToEnd } from './end-to-end.ts';
 import { restLoad, wsLoad } from './load.ts';
 
 const { values } = parseArgs({
@@ -19,14 +20,17 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '32' },
     only: { type: 'string' },
+    'e2e-seconds': { type: 'string', default: '60' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  console.log(`Usage: npm run bench -- [--seconds 10] [--sockets 16] [--in-flight 4] [--batch 100] [--concurrency 32] [--only ws|rest]
+  console.log(`Usage: npm run bench -- [--seconds 10] [--sockets 16] [--in-flight 4] [--batch 100] [--concurrency 32]
+                          [--e2e-seconds 60] [--only ws|rest|e2e]
 
 WebSocket: real pipeline (durable acks) vs a bare ws server that parses and replies.
-REST:      real pipeline POST /put-record (keep-alive) vs a bare HTTP server that parses the body.`);
+REST:      real pipeline POST /put-record (keep-alive) vs a bare HTTP server that parses the body.
+e2e:       WebSocket intake with the Delta writer keeping up: events/s, freshness (ack → in the table), RSS.`);
   process.exit(0);
 }
 const seconds = Number(values.seconds);
@@ -37,7 +41,7 @@ const concurrency = Number(values.concurrency);
 
 const SERVER = fileURLToPath(new URL('./bench-server.ts', import.meta.url));
 
-async function withServer<T>(mode: string, run: (url: string) => Promise<T>): Promise<T> {
+async function withServer<T>(mode: string, run: (url: string, pid: number) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'telemetry-bench-'));
   const child = spawn(process.env.BENCH_SERVER_WRAPPER ?? process.execPath, [...(process.env.BENCH_SERVER_WRAPPER ? [] : ['--import', 'tsx']), SERVER, mode, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -45,7 +49,7 @@ async function withServer<T>(mode: string, run: (url: string) => Promise<T>): Pr
       child.stdout!.once('data', (chunk) => resolve(String(chunk).trim().split('\n')[0]!));
       child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
     });
-    return await run(url);
+    return await run(url, child.pid!);
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
@@ -69,7 +73,7 @@ const report = (line: string) => {
 };
 
 report(`Node ${process.version}, ${seconds}s per run`);
-if (values.only !== 'rest') {
+if (values.only === undefined || values.only === 'ws') {
   const shape = { batch, inFlight, seconds };
   const baseline = await withServer('bare-ws', (url) =>
     wsLoad({ ...shape, label: 'WS baseline (bare ws, parse+reply)', url: url.replace(/^http/, 'ws'), tokens: Array(sockets).fill('none') }),
@@ -84,7 +88,7 @@ if (values.only !== 'rest') {
   const ratio = pipeline.perSecond / baseline.perSecond;
   report(`  pipeline / baseline = ${(ratio * 100).toFixed(0)}% (goal ≥ 30%) ${ratio >= 0.3 ? 'met' : 'NOT MET'}`);
 }
-if (values.only !== 'ws') {
+if (values.only === undefined || values.only === 'rest') {
   const baseline = await withServer('bare-http', (url) => restLoad({ label: 'REST baseline (bare http, parse)', url, token: 'none', concurrency, seconds }));
   const pipeline = await withServer('pipeline', async (url) =>
     restLoad({ label: 'REST pipeline POST /put-record', url, token: await login(url), concurrency, seconds }),
@@ -94,4 +98,17 @@ if (values.only !== 'ws') {
   report(row(pipeline, 'req'));
   const ratio = pipeline.perSecond / baseline.perSecond;
   report(`  pipeline / baseline = ${(ratio * 100).toFixed(0)}% (goal ≥ 50%) ${ratio >= 0.5 ? 'met' : 'NOT MET'}`);
+}
+if (values.only === undefined || values.only === 'e2e') {
+  const e2eSeconds = Number(values['e2e-seconds']);
+  const result = await withServer('pipeline', async (url, pid) => {
+    const tokens = await Promise.all(Array.from({ length: sockets }, () => login(url)));
+    return endToEnd({ url, pid, tokens, batch, inFlight, seconds: e2eSeconds });
+  });
+  report(`End to end: ${sockets} sockets × ${inFlight} batches in flight × ${batch} events, Delta window 5 s, ${e2eSeconds} s`);
+  report(`  acked ${result.acked.toLocaleString('en-US')} events in ${result.seconds.toFixed(1)} s = ${Math.round(result.perSecond).toLocaleString('en-US')} events/s (goal ≥ 100,000) ${result.perSecond >= 100_000 ? 'met' : 'NOT MET'}`);
+  report(`  ack latency p50 ${result.ackP50Ms.toFixed(1)} ms, p99 ${result.ackP99Ms.toFixed(1)} ms`);
+  report(`  freshness (ack → in the table) p50 ${(result.freshnessP50Ms / 1000).toFixed(2)} s, p99 ${(result.freshnessP99Ms / 1000).toFixed(2)} s over ${result.freshnessSamples} samples (goal p99 ≤ 7 s) ${result.freshnessP99Ms <= 7000 ? 'met' : 'NOT MET'}`);
+  report(`  writer lag max ${result.maxLag.toLocaleString('en-US')} records, ${result.finalLag.toLocaleString('en-US')} at the end, drained in ${(result.drainMs / 1000).toFixed(1)} s; table rows ${result.tableRows?.toLocaleString('en-US')}`);
+  report(`  server RSS max ${result.maxRssMiB.toFixed(0)} MiB (goal ≤ 512) ${result.maxRssMiB <= 512 ? 'met' : 'NOT MET'}`);
 }
