@@ -53,6 +53,11 @@ export function parseStoredRow(value: unknown): { row: StoredRow } | { code: Err
   for (const key in record) {
     if (Object.hasOwn(record, key) && !COLUMNS.has(key)) return { code: 'unknown_field', message: `unknown column '${key}'` };
   }
+  // The intake turns structured event_data into text, so a stored row holds a string or null, nothing else.
+  const data = record.event_data;
+  if (data !== null && data !== undefined && typeof data !== 'string') {
+    return { code: 'wrong_type', message: 'event_data of a stored row must be a string or null' };
+  }
   const checked = validateEventFields(record);
   if (!checked.ok) return { code: checked.error.code, message: checked.error.message };
   const { player_id, received_at, source } = record;
