@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import type { AddFile, DataType, StructField, StructType } from './actions.ts';
+import type { AddFile, DataType, StructType } from './actions.ts';
+import { openDataFileBatch } from './data-file-batch.ts';
 import { openDuckDbConnection } from './duckdb.ts';
-import { addPathFor, partitionDirectory } from './escaping.ts';
-import { DEFAULT_NUM_INDEXED_COLS, computeStats, quoteIdentifier, serializeStats, statsColumns } from './stats.ts';
 
 /**
  * Data files through DuckDB: rows are bulk-loaded into a typed temp table with the Appender, then one
@@ -23,7 +22,7 @@ export interface WriteDataFilesOptions {
   readonly partitionColumns: readonly string[];
   /** Plain objects keyed by column name; timestamps as ISO-8601 strings (or Dates), absent or null = null. */
   readonly rows: readonly object[];
-  /** A partition with more rows is split evenly into files of at most this many rows. */
+  /** A file holds at most this many rows; a partition with more gets several files. */
   readonly targetFileRows?: number;
   /** `add.dataChange`; true for new data. */
   readonly dataChange?: boolean;
@@ -62,66 +61,14 @@ export function duckdbTypeFor(type: DataType): string {
 
 /** Writes `rows` as one snappy Parquet file per partition (more when a partition is very large). */
 export async function writeDataFiles(options: WriteDataFilesOptions): Promise<AddFile[]> {
-  const { tablePath, schema, partitionColumns, rows } = options;
-  const targetFileRows = options.targetFileRows ?? DEFAULT_TARGET_FILE_ROWS;
-  if (!Number.isInteger(targetFileRows) || targetFileRows < 1) throw new RangeError('targetFileRows must be an integer ≥ 1');
-  const layout = columnLayout(schema, partitionColumns);
-  if (rows.length === 0) return [];
-
-  const files = planFiles(rows, layout, targetFileRows);
-  return withConnection(async (connection) => {
-    const table = `__delta_write_${randomUUID().replaceAll('-', '')}`;
-    await connection.run(
-      `CREATE TEMP TABLE ${table} (__file INTEGER, ${layout.data
-        .map((field) => `${quoteIdentifier(field.name)} ${duckdbTypeFor(field.type)}`)
-        .join(', ')})`,
-    );
-    const pending: PendingFile[] = [];
-    const finishing: Promise<WrittenFile>[] = [];
-    try {
-      await appendRows(connection, table, files, layout.data);
-      const selectList = layout.data.map((field) => quoteIdentifier(field.name)).join(', ');
-      for (const [index, file] of files.entries()) {
-        const copied = await copyToTemporary(connection, {
-          tablePath,
-          directory: partitionDirectory(partitionColumns, file.partitionValues),
-          fileIndex: index,
-          selectSql: `SELECT ${selectList} FROM ${table} WHERE __file = ${index}`,
-        });
-        pending.push(copied);
-        // fsync + rename need no DuckDB, so they overlap the next COPY; a failure surfaces at Promise.all below.
-        const finished = copied.finish();
-        finished.catch(() => undefined);
-        finishing.push(finished);
-      }
-      const outputs = await Promise.all(finishing);
-      const indexed = statsColumns(schema, partitionColumns, options.numIndexedCols ?? DEFAULT_NUM_INDEXED_COLS);
-      const stats = await computeStats(connection, table, indexed, '__file');
-      await syncDirectories(tablePath, outputs.map((output) => output.directory));
-      return outputs.map((output, index) => {
-        const file = files[index] as PlannedFile;
-        const fileStats = stats.get(index);
-        if (fileStats === undefined || fileStats.numRecords !== file.rows.length) {
-          throw new Error(`Stats for ${output.relativePath} do not match the ${file.rows.length} rows written`);
-        }
-        return {
-          path: addPathFor(output.relativePath),
-          partitionValues: file.partitionValues,
-          size: output.size,
-          modificationTime: output.modificationTime,
-          dataChange: options.dataChange ?? true,
-          stats: serializeStats(fileStats),
-        };
-      });
-    } catch (error) {
-      // Nothing references these files yet; removing them now saves VACUUM the work.
-      await Promise.allSettled(finishing);
-      await Promise.all(pending.map((file) => file.discard()));
-      throw error;
-    } finally {
-      await connection.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    }
-  });
+  const batch = await openDataFileBatch(options);
+  try {
+    batch.append(options.rows);
+  } catch (error) {
+    await batch.abort();
+    throw error;
+  }
+  return batch.finish();
 }
 
 /**
@@ -271,125 +218,4 @@ export async function syncDirectories(tablePath: string, directories: readonly s
     for (let depth = 1; depth <= segments.length; depth++) all.add(segments.slice(0, depth).join('/'));
   }
   await Promise.all([...all].map((directory) => fsyncDirectory(directory === '' ? tablePath : join(tablePath, directory))));
-}
-
-interface ColumnLayout {
-  readonly data: readonly StructField[];
-  readonly partitions: readonly StructField[];
-  readonly required: readonly string[];
-}
-
-function columnLayout(schema: StructType, partitionColumns: readonly string[]): ColumnLayout {
-  const byName = new Map(schema.fields.map((field) => [field.name, field]));
-  const partitions = partitionColumns.map((name) => {
-    const field = byName.get(name);
-    if (field === undefined) throw new Error(`Partition column ${JSON.stringify(name)} is not in the schema`);
-    if (typeof field.type !== 'string') throw new Error(`Partition column ${JSON.stringify(name)} must have a primitive type`);
-    return field;
-  });
-  const partitionSet = new Set(partitionColumns);
-  const data = schema.fields.filter((field) => !partitionSet.has(field.name));
-  if (data.length === 0) throw new Error('A Delta table needs at least one column that is not a partition column');
-  for (const field of data) duckdbTypeFor(field.type); // refuses unsupported types before anything is written
-  return { data, partitions, required: schema.fields.filter((field) => !field.nullable).map((field) => field.name) };
-}
-
-interface PlannedFile {
-  readonly partitionValues: Readonly<Record<string, string | null>>;
-  readonly rows: readonly Record<string, unknown>[];
-}
-
-/** Groups rows by partition values (checking required columns on the way) and splits big groups into files. */
-function planFiles(rows: readonly object[], layout: ColumnLayout, targetFileRows: number): PlannedFile[] {
-  const groups = new Map<string, { values: Record<string, string | null>; rows: Record<string, unknown>[] }>();
-  for (let index = 0; index < rows.length; index++) {
-    const row = rows[index] as Record<string, unknown>;
-    for (const name of layout.required) {
-      const value = row[name];
-      if (value === null || value === undefined) {
-        throw new TypeError(`Row ${index}: column ${JSON.stringify(name)} is not nullable but has no value`);
-      }
-    }
-    let key = '';
-    const values: Record<string, string | null> = {};
-    for (const field of layout.partitions) {
-      const value = partitionValueText(row[field.name]);
-      if (value === null && !field.nullable) {
-        throw new TypeError(`Row ${index}: partition column ${JSON.stringify(field.name)} is not nullable but is empty`);
-      }
-      values[field.name] = value;
-      // \u0000 separates, \u0001 marks null: neither can be confused with a value's own text.
-      key += value === null ? '\u0001\u0000' : `${value}\u0000`;
-    }
-    let group = groups.get(key);
-    if (group === undefined) groups.set(key, (group = { values, rows: [] }));
-    group.rows.push(row);
-  }
-  const files: PlannedFile[] = [];
-  for (const group of groups.values()) {
-    const count = Math.ceil(group.rows.length / targetFileRows);
-    const perFile = Math.ceil(group.rows.length / count);
-    for (let start = 0; start < group.rows.length; start += perFile) {
-      files.push({ partitionValues: group.values, rows: group.rows.slice(start, start + perFile) });
-    }
-  }
-  return files;
-}
-
-/** A partition value as `add.partitionValues` holds it (DELTA-FACTS 1.8); '' becomes null, as Spark does. */
-function partitionValueText(value: unknown): string | null {
-  if (value === null || value === undefined || value === '') return null;
-  if (value instanceof Date) return value.toISOString();
-  return String(value);
-}
-
-async function appendRows(
-  connection: DuckDBConnection,
-  table: string,
-  files: readonly PlannedFile[],
-  columns: readonly StructField[],
-): Promise<void> {
-  const appender = await connection.createAppender(table);
-  const names = columns.map((field) => field.name);
-  const isString = columns.map((field) => field.type === 'string');
-  let closed = false;
-  let column = 0;
-  let value: unknown;
-  try {
-    for (const [fileIndex, file] of files.entries()) {
-      for (const row of file.rows) {
-        appender.appendInteger(fileIndex);
-        for (column = 0; column < names.length; column++) {
-          value = row[names[column] as string];
-          if (value === null || value === undefined) {
-            appender.appendNull();
-          } else if (isString[column]) {
-            if (typeof value !== 'string') throw new TypeError(`needs a string, got ${typeof value}`);
-            appender.appendVarchar(value);
-          } else {
-            // DuckDB casts the text to the column type (TIMESTAMPTZ parses ISO-8601 with its zone), in C++.
-            appender.appendVarchar(value instanceof Date ? value.toISOString() : String(value));
-          }
-        }
-        appender.endRow();
-      }
-    }
-    appender.flushSync();
-    appender.closeSync();
-    closed = true;
-  } catch (error) {
-    const shown = String(value).length > 60 ? `${String(value).slice(0, 60)}…` : String(value);
-    throw new Error(
-      `Cannot write column ${JSON.stringify(names[column])} value ${JSON.stringify(shown)}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  } finally {
-    if (!closed) {
-      try {
-        appender.closeSync();
-      } catch {
-        // A failed row leaves the appender unusable; the temp table is dropped by the caller anyway.
-      }
-    }
-  }
 }
