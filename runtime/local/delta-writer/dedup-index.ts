@@ -57,7 +57,9 @@ export class DedupIndex {
           received_at INTEGER NOT NULL,
           position INTEGER NOT NULL
         ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS seen_by_time ON seen (received_at);
+        -- No index on received_at: keeping one up to date costs more on every insert than the occasional full
+        -- scan of expire() does.
+        DROP INDEX IF EXISTS seen_by_time;
       `);
       return new DedupIndex(db, options.windowMs);
     } catch (error) {
@@ -82,7 +84,10 @@ export class DedupIndex {
     return this.#db.prepare('DELETE FROM seen WHERE position > ?').run(position).changes;
   }
 
-  /** Deletes keys first received before `nowMs - windowMs`; a re-send that late counts as a new event anyway. */
+  /**
+   * Deletes keys first received before `nowMs - windowMs`; a re-send that late counts as a new event anyway.
+   * A full scan: the writer calls it once a minute, not per batch.
+   */
   expire(nowMs: number): number {
     return this.#db.prepare('DELETE FROM seen WHERE received_at < ?').run(nowMs - this.windowMs).changes;
   }

@@ -4,12 +4,12 @@ import type { Action } from '../../delta/actions.ts';
 import { maybeCheckpoint } from '../../delta/checkpoint-writer.ts';
 import { appendWithRetry } from '../../delta/commit.ts';
 import { createTable } from '../../delta/create-table.ts';
-import { writeDataFiles } from '../../delta/parquet-writer.ts';
+import type { DataFileBatch } from '../../delta/data-file-batch.ts';
+import { openDataFileBatch } from '../../delta/data-file-batch.ts';
 import { loadSnapshot, txnVersion } from '../../delta/snapshot.ts';
-import type { StoredRow } from '../../core/event.ts';
 import { decodeHubRecord } from '../../core/stored-row.ts';
 import { dataPaths } from '../data-paths.ts';
-import type { HubStream, StreamEntry } from '../stream/hub-stream.ts';
+import type { HubStream } from '../stream/hub-stream.ts';
 import type { PositionedRow } from './dedup-index.ts';
 import { DedupIndex } from './dedup-index.ts';
 import { EVENTS_PARTITION_COLUMNS, EVENTS_SCHEMA, eventsTablePath } from './events-table.ts';
@@ -55,8 +55,15 @@ export interface DeltaWriter {
   close(): Promise<void>;
 }
 
-const READ_CHUNK = 2000;
+/** Records per read: about 20 000 rows of a busy stream, a chunk's worth of short-lived objects. */
+const READ_CHUNK = 200;
+const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * How often expired dedup keys are deleted (at most; a shorter dedup window sets the pace). Only the index's size
+ * depends on it: every row is checked against its key's first receipt, expired or not.
+ */
+const EXPIRE_EVERY_MS = 60_000;
 
 /**
  * The one-machine counterpart of the Glue streaming job: it consumes the hub stream in micro-batches, applies the
@@ -67,7 +74,7 @@ const MAX_BACKOFF_MS = 30_000;
 export async function startDeltaWriter(options: DeltaWriterOptions): Promise<DeltaWriter> {
   const { stream } = options;
   const windowMs = options.windowMs ?? 5000;
-  const maxBatchRows = options.maxBatchRows ?? 200_000;
+  const maxBatchRows = options.maxBatchRows ?? 50_000;
   const checkpointInterval = options.checkpointInterval ?? 10;
   const idlePollMs = options.idlePollMs ?? 1000;
   const now = options.now ?? Date.now;
@@ -98,6 +105,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
   let lastError: string | undefined;
   let lastCommitAt: number | undefined;
   let failures = 0;
+  let lastExpiry = 0;
   let stopping = false;
   const stopController = new AbortController();
   const drainWaiters: Array<{ target: number; resolve: () => void }> = [];
@@ -111,93 +119,96 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       }, { once: true });
     });
 
-  /** Reads one micro-batch: from the first new record until the window closes or the batch is full. */
-  async function collect(): Promise<StreamEntry[]> {
-    const entries: StreamEntry[] = [];
+  /**
+   * One micro-batch, from the first new record until the window closes or the batch is full. Each chunk is
+   * decoded, deduplicated and loaded into DuckDB as it arrives, so the work is spread over the window and the
+   * rows' JavaScript objects die young; the window's end only writes the Parquet files and commits.
+   */
+  async function runBatch(): Promise<void> {
+    let batch: DataFileBatch | undefined;
+    const invalid: string[] = [];
     let rows = 0;
+    let admittedRows = 0;
     let deadline = Number.POSITIVE_INFINITY;
     let after = position;
-    while (!stopping || entries.length === 0) {
-      const chunk = stream.read(after, READ_CHUNK, 64 * 1024 * 1024);
-      if (chunk.length > 0) {
-        if (entries.length === 0) deadline = now() + windowMs;
-        for (const entry of chunk) {
-          entries.push(entry);
-          rows += countLines(entry.data);
+    try {
+      // After a failed attempt the index may hold keys of this batch; the table's txn says they are not in.
+      if (failures > 0) index.rollbackAfter(position);
+      while (!stopping || after === position) {
+        const chunk = stream.read(after, READ_CHUNK, READ_CHUNK_BYTES);
+        if (chunk.length > 0) {
+          if (after === position) deadline = now() + windowMs;
+          const positioned: PositionedRow[] = [];
+          for (const entry of chunk) {
+            const decoded = decodeHubRecord(entry.data);
+            for (const row of decoded.rows) positioned.push({ row, position: entry.position });
+            for (const line of decoded.invalid) {
+              invalid.push(JSON.stringify({ position: entry.position, line: line.line, error: line.code, message: line.message }));
+            }
+          }
+          const admitted = index.admit(positioned);
+          batch ??= await openDataFileBatch({ tablePath, schema: EVENTS_SCHEMA, partitionColumns: EVENTS_PARTITION_COLUMNS });
+          batch.append(admitted);
+          rows += positioned.length;
+          admittedRows += admitted.length;
+          after = chunk.at(-1)!.position;
+          if (rows >= maxBatchRows) break;
+          // A drain asked for everything so far: no need to wait out the window.
+          if (drainWaiters.length > 0 && after >= stream.lastPosition()) break;
+          continue;
         }
-        after = chunk.at(-1)!.position;
-        if (rows >= maxBatchRows) break;
-        // A drain asked for everything so far: no need to wait out the window.
-        if (drainWaiters.length > 0 && after >= stream.lastPosition()) break;
-        continue;
+        if (stopping) break;
+        if (after > position && (now() >= deadline || drainWaiters.length > 0)) break;
+        const timeout = Math.min(idlePollMs, after > position ? Math.max(1, deadline - now()) : idlePollMs);
+        await stream.waitForData(after, { timeoutMs: timeout, signal: stopController.signal });
       }
-      if (stopping) break;
-      if (entries.length > 0 && (now() >= deadline || drainWaiters.length > 0)) break;
-      const timeout = Math.min(idlePollMs, entries.length > 0 ? Math.max(1, deadline - now()) : idlePollMs);
-      await stream.waitForData(after, { timeoutMs: timeout, signal: stopController.signal });
-    }
-    return entries;
-  }
-
-  async function commitBatch(entries: StreamEntry[]): Promise<void> {
-    const last = entries.at(-1)!.position;
-    const positioned: PositionedRow[] = [];
-    const invalid: string[] = [];
-    for (const entry of entries) {
-      const decoded = decodeHubRecord(entry.data);
-      for (const row of decoded.rows) positioned.push({ row, position: entry.position });
-      for (const line of decoded.invalid) {
-        invalid.push(JSON.stringify({ position: entry.position, line: line.line, error: line.code, message: line.message }));
+      if (after === position) return;
+      const last = after;
+      // Bad lines never reach the table and are never silently dropped: they are kept with their reason.
+      if (invalid.length > 0) {
+        await mkdir(join(workDir, 'quarantine'), { recursive: true });
+        await appendFile(join(workDir, 'quarantine', `upto-${String(last).padStart(20, '0')}.ndjson`), `${invalid.join('\n')}\n`);
       }
+      const adds = batch ? await batch.finish() : [];
+      batch = undefined;
+      const result = await appendWithRetry(tablePath, {
+        operation: 'STREAMING UPDATE',
+        operationParameters: { outputMode: 'Append', queryId: appId, epochId: String(last) },
+        isBlindAppend: true,
+        buildActions: (current) => {
+          // Another writer of the same stream got there first: this batch is already in the table.
+          if ((txnVersion(current, appId) ?? 0) >= last) return null;
+          const actions: Action[] = [{ txn: { appId, version: last, lastUpdated: now() } }, ...adds.map((add) => ({ add }))];
+          return actions;
+        },
+      });
+      position = last;
+      if (result.committed) {
+        tableVersion = result.version;
+        commits++;
+        rowsWritten += admittedRows;
+        lastCommitAt = now();
+        await maybeCheckpoint(tablePath, result.version, checkpointInterval).catch((error) =>
+          // A missing checkpoint only slows readers down; the commit itself is done.
+          logError('checkpoint failed', error),
+        );
+      }
+      duplicatesDropped += rows - admittedRows;
+      quarantinedLines += invalid.length;
+      stream.commitConsumer('delta-writer', last);
+      if (now() - lastExpiry >= Math.min(EXPIRE_EVERY_MS, options.dedupWindowMs)) {
+        index.expire(now());
+        lastExpiry = now();
+      }
+    } finally {
+      await batch?.abort();
     }
-    // Bad lines never reach the table and are never silently dropped: they are kept with their reason.
-    if (invalid.length > 0) {
-      await mkdir(join(workDir, 'quarantine'), { recursive: true });
-      await appendFile(join(workDir, 'quarantine', `upto-${String(last).padStart(20, '0')}.ndjson`), `${invalid.join('\n')}\n`);
-    }
-    // After a failed attempt the index may hold this batch's keys already; the table's txn says they are not in.
-    if (failures > 0) index.rollbackAfter(position);
-    const admitted: StoredRow[] = index.admit(positioned);
-    const adds = await writeDataFiles({
-      tablePath,
-      schema: EVENTS_SCHEMA,
-      partitionColumns: [...EVENTS_PARTITION_COLUMNS],
-      rows: admitted,
-    });
-    const result = await appendWithRetry(tablePath, {
-      operation: 'STREAMING UPDATE',
-      operationParameters: { outputMode: 'Append', queryId: appId, epochId: String(last) },
-      isBlindAppend: true,
-      buildActions: (current) => {
-        // Another writer of the same stream got there first: this batch is already in the table.
-        if ((txnVersion(current, appId) ?? 0) >= last) return null;
-        const actions: Action[] = [{ txn: { appId, version: last, lastUpdated: now() } }, ...adds.map((add) => ({ add }))];
-        return actions;
-      },
-    });
-    position = last;
-    if (result.committed) {
-      tableVersion = result.version;
-      commits++;
-      rowsWritten += admitted.length;
-      lastCommitAt = now();
-      await maybeCheckpoint(tablePath, result.version, checkpointInterval).catch((error) =>
-        // A missing checkpoint only slows readers down; the commit itself is done.
-        logError('checkpoint failed', error),
-      );
-    }
-    duplicatesDropped += positioned.length - admitted.length;
-    quarantinedLines += invalid.length;
-    stream.commitConsumer('delta-writer', last);
-    index.expire(now());
   }
 
   const loop = (async () => {
     while (!stopping) {
-      let entries: StreamEntry[] = [];
       try {
-        entries = await collect();
-        if (entries.length > 0) await commitBatch(entries);
+        await runBatch();
         failures = 0;
         lastError = undefined;
       } catch (error) {
@@ -248,10 +259,4 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       for (const waiter of drainWaiters.splice(0)) waiter.resolve();
     },
   };
-}
-
-function countLines(data: Buffer): number {
-  let lines = 0;
-  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) lines++;
-  return lines;
 }
