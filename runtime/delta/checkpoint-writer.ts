@@ -83,13 +83,15 @@ export async function writeCheckpoint(snapshot: Snapshot, options: { now?: numbe
   const temporary = join(logPath, temporaryName(name));
   const input = join(tmpdir(), `delta-checkpoint-${randomUUID()}.ndjson`);
   await writeFile(input, rows.map((row) => JSON.stringify(row)).join('\n') + '\n', 'utf8');
+  // One action per line; DuckDB reserves buffers of twice this, inside its memory limit.
+  const MAX_ACTION_BYTES = 16 * 1024 * 1024;
   try {
     const columns = `{${CHECKPOINT_COLUMNS.map(([column, type]) => `${column}: ${sqlString(type)}`).join(', ')}}`;
     await withConnection((connection) =>
       connection.run(
         `COPY (SELECT ${CHECKPOINT_COLUMNS.map(([column]) => `"${column}"`).join(', ')}
                FROM read_json(${sqlString(input)}, format = 'newline_delimited', columns = ${columns},
-                              maximum_object_size = 1073741824))
+                              maximum_object_size = ${MAX_ACTION_BYTES}))
          TO ${sqlString(temporary)} (FORMAT parquet, COMPRESSION snappy)`,
       ),
     );

@@ -16,6 +16,9 @@ async function createInstance(): Promise<DuckDBInstance> {
     // The TimeZone option cannot go in create(): it needs the ICU extension, loaded only after start-up.
     // GLOBAL so every later connection renders and casts TIMESTAMPTZ in UTC, like the Delta table does.
     await setup.run(`SET GLOBAL TimeZone = 'UTC'`);
+    // DuckDB would otherwise keep up to 80% of the machine's memory as buffer pool; the writer's batches and the
+    // query command need far less, and the pipeline shares the machine with the intake.
+    await setup.run(`SET GLOBAL memory_limit = '256MB'`);
   } finally {
     setup.closeSync();
   }
