@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     const connection = await duckdb();
     await createSnapshotView(connection, 'events', snapshot);
     const reader = await connection.runAndReadAll(positionals[0]!);
-    console.log(formatRows(reader.columnNames(), reader.getRowObjectsJson(), format));
+    console.log(formatRows(reader.columnNames(), wholeNumbersAsNumbers(reader.columnTypes(), reader.getRowObjectsJson()), format));
     return 0;
   } catch (error) {
     if (error instanceof DeltaTableNotFoundError) {
@@ -67,6 +67,20 @@ async function main(): Promise<number> {
   } finally {
     await closeDuckDb();
   }
+}
+
+/** DuckDB's JSON form gives 64-bit integers as text; counts and sums read better as numbers when they fit. */
+function wholeNumbersAsNumbers(types: readonly { toString(): string }[], rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  const wide = new Set(['BIGINT', 'HUGEINT', 'UBIGINT', 'UHUGEINT']);
+  const columns = Object.keys(rows[0] ?? {}).filter((_, index) => wide.has(String(types[index])));
+  if (columns.length === 0) return rows;
+  for (const row of rows) {
+    for (const column of columns) {
+      const value = row[column];
+      if (typeof value === 'string' && Number.isSafeInteger(Number(value))) row[column] = Number(value);
+    }
+  }
+  return rows;
 }
 
 process.exitCode = await main();
