@@ -1,5 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { decodeHubRecord } from '../runtime/core/stored-row.ts';
+import { readArchive } from '../runtime/local/archive/read-archive.ts';
+import { dataPaths } from '../runtime/local/data-paths.ts';
+import { HubStream } from '../runtime/local/stream/hub-stream.ts';
 import { ORIGINAL_EXAMPLE, tempDir, TestSocket } from './support/local.ts';
 import { exited, startServerProcess } from './support/server-process.ts';
 import { closeDuckDb, tableRows } from './support/table.ts';
@@ -28,9 +32,9 @@ async function waitForHealth(url: string, done: (health: any) => boolean, timeou
   }
 }
 
-test('SIGKILL at random moments during ingest, restart each time: no acked event lost or stored twice', async () => {
+test('SIGKILL at random moments during ingest, restart each time: no acked event lost or stored twice, in the table or the archive', async () => {
   const dir = tempDir();
-  const args = ['--port', '0', '--data-dir', dir.path, '--delta-window', '0.15'];
+  const args = ['--port', '0', '--data-dir', dir.path, '--delta-window', '0.15', '--archive-flush', '0.1'];
   const acked = new Set<string>();
   const unacked = new Map<string, Batch>();
   let guest: { user_id: string; guest_secret: string } | undefined;
@@ -54,7 +58,7 @@ test('SIGKILL at random moments during ingest, restart each time: no acked event
 
       if (round === ROUNDS) {
         await waitForHealth(server.url, () => unacked.size === 0);
-        const health = await waitForHealth(server.url, (h) => h.delta_writer.lag === 0 && h.stream.lastPosition > 0);
+        const health = await waitForHealth(server.url, (h) => h.delta_writer.lag === 0 && h.raw_archive.lag === 0 && h.stream.lastPosition > 0);
         assert.ok(health.delta_writer.healthy);
         server.child.kill('SIGTERM');
         assert.is((await exited(server.child)).code, 0);
@@ -87,6 +91,22 @@ test('SIGKILL at random moments during ingest, restart each time: no acked event
     // Everything sent was acked in the end (the last round re-sent the rest), so the table is exactly that.
     assert.is(stored.size, acked.size);
     assert.ok(acked.size >= BATCH * ROUNDS, `enough traffic: ${acked.size}`);
+
+    // The raw archive holds every stream record exactly once, byte for byte, in position order.
+    const stream = HubStream.open({ path: dataPaths(dir.path).stream, trimIntervalMs: 0 });
+    const records = stream.read(0, 1_000_000);
+    await stream.close();
+    const archived: Buffer[] = [];
+    let expectedFirst = 1;
+    for await (const file of readArchive(dir.path)) {
+      assert.is(file.first, expectedFirst, 'archive files follow on from each other');
+      expectedFirst = file.last + 1;
+      archived.push(file.data);
+    }
+    assert.is(expectedFirst - 1, records.at(-1)!.position, 'the archive reaches the last stream position');
+    assert.ok(Buffer.concat(archived).equals(Buffer.concat(records.map((r) => r.data))), 'archive = stream, byte for byte');
+    const archivedIds = new Set(decodeHubRecord(Buffer.concat(archived)).rows.map((row) => row.event_id));
+    assert.equal([...acked].filter((id) => !archivedIds.has(id)), [], 'every acked event is in the archive');
   } finally {
     await closeDuckDb();
     dir.remove();
