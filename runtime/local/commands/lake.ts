@@ -1,16 +1,12 @@
 /**
  * `npm run lake -- status|optimize|vacuum|checkpoint`: maintenance of the local events table.
  */
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { writeCheckpoint } from '../../delta/checkpoint-writer.ts';
-import { closeDuckDb } from '../../delta/duckdb.ts';
-import { DeltaTableNotFoundError } from '../../delta/errors.ts';
 import { optimize } from '../../delta/optimize.ts';
 import { loadSnapshot } from '../../delta/snapshot.ts';
 import { vacuum } from '../../delta/vacuum.ts';
 import { LOCAL_ENV } from '../config.ts';
-import { eventsTablePath } from '../delta-writer/events-table.ts';
+import { runTableCommand, usage } from './command-line.ts';
 import { formatRows } from './format-rows.ts';
 import { tableStatus } from './table-status.ts';
 
@@ -28,40 +24,22 @@ Options:
   --json                 machine-readable output
   -h, --help             this help`;
 
-async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      allowPositionals: true,
-      options: {
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        force: { type: 'boolean' },
-        'retention-hours': { type: 'string' },
-        'target-mb': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const command = positionals[0];
-  if (!['status', 'optimize', 'vacuum', 'checkpoint'].includes(command ?? '') || positionals.length !== 1) {
-    console.error(`Give one command: status, optimize, vacuum or checkpoint.\n\n${HELP}`);
-    return 2;
-  }
-  const dataDir = resolve(values['data-dir'] ?? process.env[LOCAL_ENV.dataDir] ?? './data');
-  const tablePath = eventsTablePath(dataDir);
-  const print = (value: unknown, text: () => string) => console.log(values.json ? JSON.stringify(value, null, 2) : text());
+process.exitCode = await runTableCommand(
+  HELP,
+  {
+    json: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    force: { type: 'boolean' },
+    'retention-hours': { type: 'string' },
+    'target-mb': { type: 'string' },
+  },
+  async ({ values, positionals }, { dataDir, tablePath }) => {
+    const command = positionals[0];
+    if (!['status', 'optimize', 'vacuum', 'checkpoint'].includes(command ?? '') || positionals.length !== 1) {
+      return usage('Give one command: status, optimize, vacuum or checkpoint.', HELP);
+    }
+    const print = (value: unknown, text: () => string) => console.log(values.json ? JSON.stringify(value, null, 2) : text());
 
-  try {
     if (command === 'status') {
       const status = await tableStatus(dataDir);
       print(status, () =>
@@ -101,20 +79,10 @@ async function main(): Promise<number> {
       print(info, () => `Checkpoint written at version ${info.version}.`);
     }
     return 0;
-  } catch (error) {
-    if (error instanceof DeltaTableNotFoundError) {
-      console.error(`No events table at ${tablePath}: start the pipeline (npm start) and send events first, or pass --data-dir.`);
-    } else {
-      console.error((error as Error).message);
-    }
-    return 1;
-  } finally {
-    await closeDuckDb();
-  }
-}
+  },
+);
 
 function mib(bytes: number): string {
   return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-process.exitCode = await main();
