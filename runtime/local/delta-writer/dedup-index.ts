@@ -24,6 +24,8 @@ export class DedupIndex {
   readonly #db: Database.Database;
   readonly #admit: (rows: readonly PositionedRow[]) => StoredRow[];
   readonly windowMs: number;
+  /** The latest received_at seen (epoch µs): the index's notion of now, so a late backlog keeps its keys. */
+  #latest = Number.NEGATIVE_INFINITY;
 
   private constructor(db: Database.Database, windowMs: number) {
     this.#db = db;
@@ -38,7 +40,9 @@ export class DedupIndex {
     this.#admit = db.transaction((rows: readonly PositionedRow[]) => {
       const admitted: StoredRow[] = [];
       for (const { row, position } of rows) {
-        if (admitOne.run(dedupKey(row), Date.parse(row.received_at), position, this.windowMs).changes > 0) admitted.push(row);
+        const receivedAt = epochMicros(row.received_at);
+        if (receivedAt > this.#latest) this.#latest = receivedAt;
+        if (admitOne.run(dedupKey(row), receivedAt, position, this.windowMs * 1000).changes > 0) admitted.push(row);
       }
       return admitted;
     });
@@ -54,7 +58,7 @@ export class DedupIndex {
       db.exec(`
         CREATE TABLE IF NOT EXISTS seen (
           key TEXT PRIMARY KEY,
-          received_at INTEGER NOT NULL,
+          received_at INTEGER NOT NULL, -- epoch microseconds, the precision of received_at
           position INTEGER NOT NULL
         ) WITHOUT ROWID;
         -- No index on received_at: keeping one up to date costs more on every insert than the occasional full
@@ -85,11 +89,13 @@ export class DedupIndex {
   }
 
   /**
-   * Deletes keys first received before `nowMs - windowMs`; a re-send that late counts as a new event anyway.
-   * A full scan: the writer calls it once a minute, not per batch.
+   * Deletes keys first received more than the window before the latest received_at seen: a re-send that late
+   * counts as a new event anyway. The stream's own time, not the wall clock: a backlog processed days later still
+   * finds its keys. A full scan: the writer calls it once a minute, not per batch.
    */
-  expire(nowMs: number): number {
-    return this.#db.prepare('DELETE FROM seen WHERE received_at < ?').run(nowMs - this.windowMs).changes;
+  expire(): number {
+    if (this.#latest === Number.NEGATIVE_INFINITY) return 0;
+    return this.#db.prepare('DELETE FROM seen WHERE received_at < ?').run(this.#latest - this.windowMs * 1000).changes;
   }
 
   size(): number {
@@ -99,4 +105,9 @@ export class DedupIndex {
   close(): void {
     this.#db.close();
   }
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (a stored row's canonical form) as epoch microseconds; Date.parse stops at ms. */
+function epochMicros(iso: string): number {
+  return Date.parse(iso) * 1000 + Number(iso.slice(23, 26));
 }

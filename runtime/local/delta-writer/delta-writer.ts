@@ -197,7 +197,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       quarantinedLines += invalid.length;
       stream.commitConsumer('delta-writer', last);
       if (now() - lastExpiry >= Math.min(EXPIRE_EVERY_MS, options.dedupWindowMs)) {
-        index.expire(now());
+        index.expire();
         lastExpiry = now();
       }
     } finally {
