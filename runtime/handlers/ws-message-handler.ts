@@ -6,9 +6,16 @@ import { defaultLogError } from './deps.ts';
 import { ingestEvents } from './ingest.ts';
 import type { WsAuthorizerContext } from './ws-authorizer.ts';
 
+/**
+ * The body already parsed by whoever selected the route (the local gateway, which must parse it to evaluate
+ * `$request.body.action`); API Gateway passes only the text, and then the handler parses it.
+ */
+export const PARSED_BODY: unique symbol = Symbol('telemetry.parsedBody');
+
 /** A WebSocket route event as API Gateway delivers it, with the `$connect` authorizer's context attached. */
 export type WsEvent = APIGatewayProxyWebsocketEventV2 & {
   requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & { authorizer?: Partial<WsAuthorizerContext> };
+  [PARSED_BODY]?: unknown;
 };
 
 export type WsMessageHandler = (event: WsEvent) => Promise<{ statusCode: number; body?: string }>;
@@ -29,7 +36,7 @@ export function createWsMessageHandler(deps: HandlerDeps): WsMessageHandler {
     if (routeKey === '$connect' || routeKey === '$disconnect') return { statusCode: 200 };
     let id: string | undefined;
     try {
-      const message = parseJson(event.body ?? '');
+      const message = PARSED_BODY in event ? event[PARSED_BODY] : parseJson(event.body ?? '');
       id = batchIdOf(message);
       if (routeKey === 'ping') return reply({ type: 'pong' });
       if (routeKey !== 'put-records') throw unknownAction(message);

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import type { WsAuthorizerContext } from '../../handlers/ws-authorizer.ts';
 import type { WsEvent } from '../../handlers/ws-message-handler.ts';
+import { PARSED_BODY } from '../../handlers/ws-message-handler.ts';
 
 /**
  * Translations from Node's HTTP world into the event shapes API Gateway hands to Lambda, so the local gateway can
@@ -96,9 +97,10 @@ export function wsRouteEvent(
   routeKey: string,
   eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT',
   body?: string,
+  parsed?: { parsed?: unknown },
 ): WsEvent {
   const now = Date.now();
-  return {
+  const event: WsEvent = {
     requestContext: {
       routeKey,
       messageId: randomUUID(),
@@ -118,22 +120,24 @@ export function wsRouteEvent(
     ...(body === undefined ? {} : { body }),
     isBase64Encoded: false,
   };
+  if (parsed !== undefined && 'parsed' in parsed) event[PARSED_BODY] = parsed.parsed;
+  return event;
 }
 
-const LEADING_ACTION = /^\s*\{\s*"action"\s*:\s*"([a-z-]+)"\s*[,}]/;
-
-/** The WebSocket API's route selection expression, `$request.body.action`, as API Gateway evaluates it. */
-export function selectRoute(body: string, routes: ReadonlySet<string>): string {
-  // Fast path for the usual frame, which starts with its action: saves parsing every batch twice.
-  const leading = LEADING_ACTION.exec(body);
-  // A second "action" key would win in JSON.parse, so a frame with one anywhere takes the exact path.
-  if (leading && routes.has(leading[1]!) && body.indexOf('"action"', leading[0].length) === -1) return leading[1]!;
+/**
+ * The WebSocket API's route selection expression, `$request.body.action`, as API Gateway evaluates it: the parsed
+ * body's `action` when it names a route, else `$default`. The parsed body is handed on, so the handler does not
+ * parse the same frame a second time (a Lambda behind API Gateway parses it itself).
+ */
+export function selectRoute(body: string, routes: ReadonlySet<string>): { route: string; parsed?: unknown } {
+  let parsed: unknown;
   try {
-    const action = (JSON.parse(body) as { action?: unknown } | null)?.action;
-    return typeof action === 'string' && routes.has(action) ? action : '$default';
+    parsed = JSON.parse(body);
   } catch {
-    return '$default';
+    return { route: '$default' };
   }
+  const action = typeof parsed === 'object' && parsed !== null ? (parsed as { action?: unknown }).action : undefined;
+  return { route: typeof action === 'string' && routes.has(action) ? action : '$default', parsed };
 }
 
 function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {

@@ -164,7 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       connection.inFlight++;
       void track(
         options
-          .wsMessageHandler(wsRouteEvent(connection, selectRoute(body, WS_ROUTE_KEYS), 'MESSAGE', body))
+          .wsMessageHandler(routedEvent(connection, body))
           .then((result) => {
             if (result.body !== undefined && ws.readyState === ws.OPEN) ws.send(result.body);
           })
@@ -235,6 +235,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await stopped;
     },
   };
+}
+
+function routedEvent(connection: Connection, body: string) {
+  const selected = selectRoute(body, WS_ROUTE_KEYS);
+  return wsRouteEvent(connection, selected.route, 'MESSAGE', body, selected);
 }
 
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
