@@ -40,30 +40,58 @@ const encoder = new TextEncoder();
 export function packRows(rows: readonly StoredRow[], maxBytes: number = LIMITS.recordMaxBytes): HubRecord[] {
   const records: HubRecord[] = [];
   let lines: string[] = [];
-  let bytes = 0;
+  // Sizes are tracked as an upper bound (3 UTF-8 bytes per UTF-16 unit) and counted exactly only once the bound
+  // nears the budget: most batches are far below 1 MiB, and counting every character is the costly part.
+  let bound = 0;
+  let exact = -1;
   let key = '';
+  let budget = maxBytes;
   const flush = () => {
     if (lines.length === 0) return;
     records.push({ partitionKey: key, data: encoder.encode(lines.join('')) });
     lines = [];
-    bytes = 0;
+    bound = 0;
+    exact = -1;
   };
-  let budget = maxBytes;
   for (const row of rows) {
-    const line = `${JSON.stringify(row)}\n`;
-    const size = utf8Bytes(line);
-    if (lines.length > 0 && (row.player_id !== key || bytes + size > budget)) flush();
-    if (row.player_id !== key || lines.length === 0) {
+    const line = rowLine(row);
+    if (lines.length > 0 && row.player_id !== key) flush();
+    if (lines.length === 0) {
       key = row.player_id;
       // Kinesis counts the partition key against the record limit, so the data gets what the key leaves.
       budget = maxBytes - utf8Bytes(key);
     }
-    if (size > budget) throw new RangeError(`a stored row of ${size} bytes exceeds the record limit of ${budget}`);
+    const lineBound = line.length * 3;
+    if (bound + lineBound > budget) {
+      const size = utf8Bytes(line);
+      if (exact < 0) exact = lines.reduce((sum, l) => sum + utf8Bytes(l), 0);
+      if (lines.length > 0 && exact + size > budget) {
+        flush();
+        key = row.player_id;
+        budget = maxBytes - utf8Bytes(key);
+        exact = 0;
+      }
+      if (size > budget) throw new RangeError(`a stored row of ${size} bytes exceeds the record limit of ${budget}`);
+      exact += size;
+    } else if (exact >= 0) {
+      exact += utf8Bytes(line);
+    }
+    bound += lineBound;
     lines.push(line);
-    bytes += size;
   }
   flush();
   return records;
+}
+
+const quote = JSON.stringify;
+
+/** The NDJSON line of a row, in stored-row column order; what JSON.stringify(row) gives, built field by field. */
+function rowLine(row: StoredRow): string {
+  return (
+    `{"event_id":${quote(row.event_id)},"event_type":${quote(row.event_type)},"updated_at":${quote(row.updated_at)},` +
+    `"event_data":${row.event_data === null ? 'null' : quote(row.event_data)},"player_id":${quote(row.player_id)},` +
+    `"received_at":${quote(row.received_at)},"source":${quote(row.source)}}\n`
+  );
 }
 
 function utf8Bytes(text: string): number {
