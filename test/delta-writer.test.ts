@@ -47,13 +47,13 @@ test('the table holds exactly the distinct acked events: re-sends once, reused i
       }
       await socket.close();
     }
-    await env.pipeline.deltaWriter.drain();
+    await env.pipeline.deltaWriter!.drain();
     const rows = await tableRows(env.dataDir);
     assert.is(rows.length, expected.size, 'one row per distinct event');
     for (const row of rows) assert.is(expected.get(rowKey(row)), row.event_data, rowKey(row));
     assert.is(new Set(rows.map(rowKey)).size, rows.length, 'no key twice');
     assert.is(new Set(rows.map((r) => r.event_id)).size, 20, 'only the 20 reused ids, all kept for every player');
-    const status = env.pipeline.deltaWriter.status();
+    const status = env.pipeline.deltaWriter!.status();
     assert.is(status.duplicatesDropped, 60, 'the three re-sent batches');
     assert.is(status.lag, 0);
   } finally {
@@ -71,7 +71,7 @@ test('event types that need escaping round-trip exactly, and a second Parquet re
     const events = types.map((event_type, i) => ({ event_id: `e${i}`, event_type, updated_at: '2024-02-22T03:03:02.123456Z', event_data: { i } }));
     assert.is((await socket.request({ action: 'put-records', id: 'esc', events })).accepted, types.length);
     await socket.close();
-    await env.pipeline.deltaWriter.drain();
+    await env.pipeline.deltaWriter!.drain();
 
     const rows = await tableRows(env.dataDir);
     assert.equal(rows.map((r) => r.event_type).sort(), [...types].sort());
@@ -108,7 +108,7 @@ test('a checkpoint exists after 10 commits, and a restart resumes from the table
     for (let b = 0; b < 11; b++) {
       const events = [{ event_id: `c${b}`, event_type: 'Login', updated_at: '2024-02-22 03:03:02' }];
       assert.is((await socket.request({ action: 'put-records', id: `c${b}`, events })).accepted, 1);
-      await env.pipeline.deltaWriter.drain();
+      await env.pipeline.deltaWriter!.drain();
     }
     await socket.close();
     const log = join(eventsTablePath(env.dataDir), '_delta_log');
@@ -124,7 +124,7 @@ test('a checkpoint exists after 10 commits, and a restart resumes from the table
   // Same data directory, new process-level pipeline: nothing new, so nothing is committed again.
   const again = await startTestPipeline({ dataDir });
   try {
-    await again.pipeline.deltaWriter.drain();
+    await again.pipeline.deltaWriter!.drain();
     const after = await loadSnapshot(eventsTablePath(dataDir));
     assert.is(after.version, 11, 'no empty or repeated commit after a restart');
     assert.is((await tableRows(dataDir)).length, 11);
@@ -143,11 +143,11 @@ test('the dedup index is bounded by its window: a re-send after the window is a 
     const event = { event_id: 'late', event_type: 'Login', updated_at: '2024-02-22 03:03:02' };
     await socket.request({ action: 'put-records', id: 'first', events: [event] });
     await socket.request({ action: 'put-records', id: 'again', events: [event] });
-    await env.pipeline.deltaWriter.drain();
+    await env.pipeline.deltaWriter!.drain();
     assert.is((await tableRows(env.dataDir)).length, 1, 'within the window: stored once');
     await new Promise((resolve) => setTimeout(resolve, 400));
     await socket.request({ action: 'put-records', id: 'much-later', events: [event] });
-    await env.pipeline.deltaWriter.drain();
+    await env.pipeline.deltaWriter!.drain();
     assert.is((await tableRows(env.dataDir)).length, 2, 'after the window: stored again');
     await socket.close();
   } finally {

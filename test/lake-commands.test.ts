@@ -31,7 +31,7 @@ test.before(async () => {
       event_data: i % 10 === 0 ? null : `data ${b}-${i}, with "quotes"`,
     }));
     assert.is((await socket.request({ action: 'put-records', id: `b${b}`, events })).accepted, 50);
-    await env.pipeline.deltaWriter.drain();
+    await env.pipeline.deltaWriter!.drain();
   }
   await socket.close();
   await env.pipeline.close();

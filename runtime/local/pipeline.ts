@@ -20,13 +20,18 @@ export interface LocalPipeline {
   readonly issuer: string;
   readonly stream: HubStream;
   readonly gateway: Gateway;
-  readonly deltaWriter: DeltaWriter;
-  readonly archiver: RawArchiver;
+  /** The consumers; absent when the pipeline runs as intake only. */
+  readonly deltaWriter: DeltaWriter | undefined;
+  readonly archiver: RawArchiver | undefined;
   /** Finishes in-flight requests and messages, then closes sockets and the stream. */
   close(): Promise<void>;
 }
 
-export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & { readonly dataDir: string };
+export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & {
+  readonly dataDir: string;
+  /** Intake only, no consumers: what the intake benchmark measures (records wait in the stream). */
+  readonly intakeOnly?: boolean;
+};
 
 /**
  * The one-machine pipeline: the dev identity service, the local gateway invoking the same handlers Lambda runs,
@@ -39,11 +44,15 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
   let issuer = config.issuer ?? '';
   const identity = await createIdentityService({ dataDir: config.dataDir, issuer: () => issuer });
   const startedAt = Date.now();
-  const archiver = await startRawArchiver({ stream, dataDir: config.dataDir, flushIntervalMs: config.archiveFlushMs });
-  const deltaWriter = await startDeltaWriterThread({
-    streamPath: paths.stream,
-    options: { dataDir: config.dataDir, windowMs: config.deltaWindowMs, dedupWindowMs: config.dedupWindowMs },
-  });
+  const archiver = config.intakeOnly
+    ? undefined
+    : await startRawArchiver({ stream, dataDir: config.dataDir, flushIntervalMs: config.archiveFlushMs });
+  const deltaWriter = config.intakeOnly
+    ? undefined
+    : await startDeltaWriterThread({
+        streamPath: paths.stream,
+        options: { dataDir: config.dataDir, windowMs: config.deltaWindowMs, dedupWindowMs: config.dedupWindowMs },
+      });
   const deps = { verifier: lazyVerifier(() => issuer), sink: stream };
 
   let gateway: Gateway;
@@ -59,16 +68,16 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
         connections: gateway.connections(),
         stream: stream.stats(),
-        delta_writer: deltaWriter.status(),
-        raw_archive: archiver.status(),
+        ...(deltaWriter ? { delta_writer: deltaWriter.status() } : {}),
+        ...(archiver ? { raw_archive: archiver.status() } : {}),
       }),
       wsMessageMaxBytes: LIMITS.wsMessageMaxBytes,
       wsIdleTimeoutMs: config.wsIdleTimeoutMs,
       wsMaxConnectionMs: config.wsMaxConnectionMs,
     });
   } catch (error) {
-    await deltaWriter.close();
-    await archiver.close();
+    await deltaWriter?.close();
+    await archiver?.close();
     await stream.close();
     throw error;
   }
@@ -85,8 +94,8 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
       await gateway.close();
       await identity.close();
       // Consumers commit what they hold before the stream closes; what they have not read waits in the stream.
-      await deltaWriter.close();
-      await archiver.close();
+      await deltaWriter?.close();
+      await archiver?.close();
       await stream.close();
     },
   };

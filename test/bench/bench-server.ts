@@ -1,6 +1,7 @@
 /**
  * A server for the benchmark, run as its own process so the load generator does not share its core:
- *   pipeline   the real local pipeline (handlers, durable SQLite stream)
+ *   intake     the real local intake (handlers, durable SQLite stream), without the stream's consumers
+ *   pipeline   the whole local pipeline: intake, raw archive and Delta writer
  *   bare-ws    a `ws` server that only parses each frame and replies (the ceiling for WebSocket intake)
  *   bare-http  a Node HTTP server that only parses each body and replies (the ceiling for REST)
  * It prints its base URL on the first line of stdout.
@@ -12,7 +13,7 @@ import { startLocalPipeline } from '../../runtime/local/pipeline.ts';
 
 const [mode, dataDir] = process.argv.slice(2);
 
-if (mode === 'pipeline') {
+if (mode === 'pipeline' || mode === 'intake') {
   const pipeline = await startLocalPipeline({
     host: '127.0.0.1',
     port: 0,
@@ -24,6 +25,7 @@ if (mode === 'pipeline') {
     deltaWindowMs: 5000,
     dedupWindowMs: 86_400_000,
     archiveFlushMs: 60_000,
+    intakeOnly: mode === 'intake',
   });
   console.log(pipeline.url);
   process.on('SIGTERM', () => void pipeline.close().then(() => process.exit(0)));
@@ -49,6 +51,6 @@ if (mode === 'pipeline') {
   server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`));
   process.on('SIGTERM', () => process.exit(0));
 } else {
-  console.error('usage: bench-server.ts pipeline <data-dir> | bare-ws | bare-http');
+  console.error('usage: bench-server.ts intake|pipeline <data-dir> | bare-ws | bare-http');
   process.exit(2);
 }

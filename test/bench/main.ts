@@ -28,8 +28,8 @@ if (values.help) {
   console.log(`Usage: npm run bench -- [--seconds 10] [--sockets 16] [--in-flight 4] [--batch 100] [--concurrency 32]
                           [--e2e-seconds 60] [--only ws|rest|e2e]
 
-WebSocket: real pipeline (durable acks) vs a bare ws server that parses and replies.
-REST:      real pipeline POST /put-record (keep-alive) vs a bare HTTP server that parses the body.
+WebSocket: the real intake (durable acks, no consumers) vs a bare ws server that parses and replies.
+REST:      the real intake POST /put-record (keep-alive) vs a bare HTTP server that parses the body.
 e2e:       WebSocket intake with the Delta writer keeping up: events/s, freshness (ack → in the table), RSS.`);
   process.exit(0);
 }
@@ -78,26 +78,26 @@ if (values.only === undefined || values.only === 'ws') {
   const baseline = await withServer('bare-ws', (url) =>
     wsLoad({ ...shape, label: 'WS baseline (bare ws, parse+reply)', url: url.replace(/^http/, 'ws'), tokens: Array(sockets).fill('none') }),
   );
-  const pipeline = await withServer('pipeline', async (url) => {
+  const pipeline = await withServer('intake', async (url) => {
     const tokens = await Promise.all(Array.from({ length: sockets }, () => login(url)));
-    return wsLoad({ ...shape, label: 'WS pipeline (durable acks)', url: url.replace(/^http/, 'ws'), tokens });
+    return wsLoad({ ...shape, label: 'WS intake (durable acks)', url: url.replace(/^http/, 'ws'), tokens });
   });
   report(`WebSocket: ${sockets} sockets × ${inFlight} batches in flight × ${batch} events`);
   report(row(baseline, 'events'));
   report(row(pipeline, 'events'));
   const ratio = pipeline.perSecond / baseline.perSecond;
-  report(`  pipeline / baseline = ${(ratio * 100).toFixed(0)}% (goal ≥ 30%) ${ratio >= 0.3 ? 'met' : 'NOT MET'}`);
+  report(`  intake / baseline = ${(ratio * 100).toFixed(0)}% (goal ≥ 30%) ${ratio >= 0.3 ? 'met' : 'NOT MET'}`);
 }
 if (values.only === undefined || values.only === 'rest') {
   const baseline = await withServer('bare-http', (url) => restLoad({ label: 'REST baseline (bare http, parse)', url, token: 'none', concurrency, seconds }));
-  const pipeline = await withServer('pipeline', async (url) =>
-    restLoad({ label: 'REST pipeline POST /put-record', url, token: await login(url), concurrency, seconds }),
+  const pipeline = await withServer('intake', async (url) =>
+    restLoad({ label: 'REST intake POST /put-record', url, token: await login(url), concurrency, seconds }),
   );
   report(`REST: ${concurrency} keep-alive connections, one event per request`);
   report(row(baseline, 'req'));
   report(row(pipeline, 'req'));
   const ratio = pipeline.perSecond / baseline.perSecond;
-  report(`  pipeline / baseline = ${(ratio * 100).toFixed(0)}% (goal ≥ 50%) ${ratio >= 0.5 ? 'met' : 'NOT MET'}`);
+  report(`  intake / baseline = ${(ratio * 100).toFixed(0)}% (goal ≥ 50%) ${ratio >= 0.5 ? 'met' : 'NOT MET'}`);
 }
 if (values.only === undefined || values.only === 'e2e') {
   const e2eSeconds = Number(values['e2e-seconds']);
