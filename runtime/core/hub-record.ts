@@ -53,8 +53,14 @@ export function packRows(rows: readonly StoredRow[], maxBytes: number = LIMITS.r
     bound = 0;
     exact = -1;
   };
+  let tail = '';
+  let tailRow: StoredRow | undefined;
   for (const row of rows) {
-    const line = rowLine(row);
+    if (tailRow === undefined || row.player_id !== tailRow.player_id || row.received_at !== tailRow.received_at || row.source !== tailRow.source) {
+      tail = lineTail(row);
+      tailRow = row;
+    }
+    const line = rowLine(row, tail);
     if (lines.length > 0 && row.player_id !== key) flush();
     if (lines.length === 0) {
       key = row.player_id;
@@ -86,12 +92,16 @@ export function packRows(rows: readonly StoredRow[], maxBytes: number = LIMITS.r
 const quote = JSON.stringify;
 
 /** The NDJSON line of a row, in stored-row column order; what JSON.stringify(row) gives, built field by field. */
-function rowLine(row: StoredRow): string {
+function rowLine(row: StoredRow, tail: string): string {
   return (
     `{"event_id":${quote(row.event_id)},"event_type":${quote(row.event_type)},"updated_at":${quote(row.updated_at)},` +
-    `"event_data":${row.event_data === null ? 'null' : quote(row.event_data)},"player_id":${quote(row.player_id)},` +
-    `"received_at":${quote(row.received_at)},"source":${quote(row.source)}}\n`
+    `"event_data":${row.event_data === null ? 'null' : quote(row.event_data)}${tail}`
   );
+}
+
+/** The enrichment's part of a line, the same for every row of a request. */
+function lineTail(row: StoredRow): string {
+  return `,"player_id":${quote(row.player_id)},"received_at":${quote(row.received_at)},"source":${quote(row.source)}}\n`;
 }
 
 function utf8Bytes(text: string): number {
