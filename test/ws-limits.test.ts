@@ -1,5 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import Database from 'better-sqlite3';
+import { dataPaths } from '../runtime/local/data-paths.ts';
 import { loginAsGuest, ORIGINAL_EXAMPLE, startTestPipeline, TestSocket } from './support/local.ts';
 
 test('an idle socket is closed with 1001 after the idle limit; activity keeps it open', async () => {
@@ -63,6 +65,48 @@ test('shutdown lets in-flight batches finish and be acked before the sockets clo
   assert.is(ackCount, 20, 'every batch received before shutdown is acked');
   assert.throws(() => stream.lastPosition(), /unavailable|closed/i, 'the stream is closed after shutdown');
   await env.stop().catch(() => {});
+});
+
+test('backpressure: a socket whose batches cannot be committed stops being read; other sockets go on; it catches up', async () => {
+  const env = await startTestPipeline({ intakeOnly: true });
+  const lock = new Database(dataPaths(env.dataDir).stream);
+  try {
+    const guest = await loginAsGuest(env.url);
+    const flooder = await TestSocket.open(env.wsUrl, guest.auth_token);
+    const other = await TestSocket.open(env.wsUrl, guest.auth_token);
+    const acks: string[] = [];
+    flooder.ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.type === 'ack') acks.push(frame.id);
+    });
+    // Another writer holds the stream's write lock: nothing can be committed, so nothing can be acked.
+    lock.exec('BEGIN IMMEDIATE');
+    for (let b = 0; b < 2000; b++) flooder.send({ action: 'put-records', id: `f${b}`, events: [{ ...ORIGINAL_EXAMPLE, event_id: `f${b}` }] });
+    let flow = env.pipeline.gateway.flow();
+    for (let waited = 0; flow.paused === 0 && waited < 2000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      flow = env.pipeline.gateway.flow();
+    }
+    assert.is(flow.paused, 1, 'the flooding socket is paused');
+    // Frames already read from the socket still arrive after the pause (at most one read's worth); the rest wait
+    // in TCP buffers, not in the server's memory.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    flow = env.pipeline.gateway.flow();
+    assert.ok(flow.inFlightMessages < 500, `in flight ${flow.inFlightMessages} of 2000`);
+    assert.is(acks.length, 0);
+    const started = Date.now();
+    assert.equal(await other.request({ action: 'ping' }), { type: 'pong' });
+    assert.ok(Date.now() - started < 500, 'the other socket is served meanwhile');
+    lock.exec('COMMIT');
+    for (let waited = 0; acks.length < 2000 && waited < 20_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.is(acks.length, 2000, 'every batch is acked once the stream commits again');
+    assert.is(env.pipeline.gateway.flow().paused, 0);
+    await flooder.close();
+    await other.close();
+  } finally {
+    lock.close();
+    await env.stop();
+  }
 });
 
 test.run();

@@ -67,6 +67,7 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
       health: () => ({
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
         connections: gateway.connections(),
+        ...gateway.flow(),
         stream: stream.stats(),
         ...(deltaWriter ? { delta_writer: deltaWriter.status() } : {}),
         ...(archiver ? { raw_archive: archiver.status() } : {}),

@@ -27,12 +27,19 @@ export interface GatewayOptions {
   readonly wsIdleTimeoutMs: number;
   readonly wsMaxConnectionMs: number;
   readonly logError?: (message: string, error: unknown) => void;
+  /** Backpressure: a socket stops being read while it has this many messages in flight… */
+  readonly wsMaxInFlightMessages?: number;
+  /** …or this many bytes of them, or this many bytes of replies its client has not read yet. */
+  readonly wsMaxInFlightBytes?: number;
+  readonly wsMaxBufferedBytes?: number;
 }
 
 export interface Gateway {
   readonly url: string;
   readonly port: number;
   readonly connections: () => number;
+  /** Sockets whose reading is paused by backpressure, and messages being handled on all sockets. */
+  readonly flow: () => { paused: number; inFlightMessages: number };
   /** Stops accepting, lets in-flight requests and messages finish, then closes every socket. */
   close(): Promise<void>;
 }
@@ -52,6 +59,7 @@ const CLOSE_GOING_AWAY = 1001;
 interface Connection extends WsConnectionInfo {
   lastActivity: number;
   inFlight: number;
+  inFlightBytes: number;
 }
 
 /**
@@ -147,6 +155,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       authorizer,
       lastActivity: now,
       inFlight: 0,
+      inFlightBytes: 0,
     };
     const connected = await options.wsMessageHandler(wsRouteEvent(connection, '$connect', 'CONNECT'));
     if (connected.statusCode >= 300) {
@@ -162,6 +171,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       connection.lastActivity = Date.now();
       const body = rawText(data);
       connection.inFlight++;
+      connection.inFlightBytes += body.length;
+      updateFlow(ws, connection);
       void track(
         options
           .wsMessageHandler(routedEvent(connection, body))
@@ -171,6 +182,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           .catch((error) => logError('unexpected failure handling a WebSocket message', error))
           .finally(() => {
             connection.inFlight--;
+            connection.inFlightBytes -= body.length;
+            updateFlow(ws, connection);
           }),
       );
     });
@@ -188,11 +201,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   }
 
+  /**
+   * Backpressure: a client that sends faster than the stream commits, or does not read its acks, stops being read
+   * (TCP then slows it down) until it catches up, so it cannot grow the server's memory; other sockets go on.
+   */
+  const maxInFlight = options.wsMaxInFlightMessages ?? 32;
+  const maxInFlightBytes = options.wsMaxInFlightBytes ?? 2 * 1024 * 1024;
+  const maxBuffered = options.wsMaxBufferedBytes ?? 1024 * 1024;
+  function updateFlow(ws: WebSocket, connection: Connection): void {
+    const full =
+      connection.inFlight >= maxInFlight || connection.inFlightBytes >= maxInFlightBytes || ws.bufferedAmount >= maxBuffered;
+    if (full && !ws.isPaused) ws.pause();
+    else if (!full && ws.isPaused && ws.readyState === ws.OPEN) ws.resume();
+  }
+
   // One sweep for all sockets is cheaper than a timer per socket reset on every message.
-  const sweepEveryMs = Math.max(10, Math.min(1000, options.wsIdleTimeoutMs / 4, options.wsMaxConnectionMs / 4));
+  const sweepEveryMs = Math.max(10, Math.min(250, options.wsIdleTimeoutMs / 4, options.wsMaxConnectionMs / 4));
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const [ws, connection] of sockets) {
+      // A socket paused for unread replies resumes here once its client has read them.
+      if (ws.isPaused) updateFlow(ws, connection);
       if (now - connection.connectedAt >= options.wsMaxConnectionMs) ws.close(CLOSE_GOING_AWAY, 'connection time limit');
       else if (connection.inFlight === 0 && now - connection.lastActivity >= options.wsIdleTimeoutMs) {
         ws.close(CLOSE_GOING_AWAY, 'idle timeout');
@@ -215,6 +244,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: `http://${urlHost}:${port}/`,
     port,
     connections: () => sockets.size,
+    flow: () => {
+      let paused = 0;
+      let inFlightMessages = 0;
+      for (const [ws, connection] of sockets) {
+        if (ws.isPaused) paused++;
+        inFlightMessages += connection.inFlight;
+      }
+      return { paused, inFlightMessages };
+    },
     async close() {
       if (closing) return;
       closing = true;
