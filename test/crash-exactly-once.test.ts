@@ -34,7 +34,7 @@ async function waitForHealth(url: string, done: (health: any) => boolean, timeou
 
 test('SIGKILL at random moments during ingest, restart each time: no acked event lost or stored twice, in the table or the archive', async () => {
   const dir = tempDir();
-  const args = ['--port', '0', '--data-dir', dir.path, '--delta-window', '0.15', '--archive-flush', '0.1'];
+  const args = ['--port', '0', '--data-dir', dir.path, '--delta-window', '0.15', '--archive-flush', '0.1', '--rate-limit', '0'];
   const acked = new Set<string>();
   const unacked = new Map<string, Batch>();
   let guest: { user_id: string; guest_secret: string } | undefined;

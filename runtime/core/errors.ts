@@ -41,6 +41,13 @@ export class StreamUnavailableError extends TelemetryError {
   }
 }
 
+/** The player sent more than its rate limit allows: retry after `retryAfterMs`. */
+export class RateLimitedError extends TelemetryError {
+  constructor(readonly retryAfterMs: number) {
+    super('rate_limited', `too many events: retry after ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
 export class UnauthorizedError extends TelemetryError {
   constructor(message = 'Unauthorized') {
     super('unauthorized', message);

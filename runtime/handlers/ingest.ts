@@ -1,9 +1,10 @@
 import type { RecordSink } from '../adapters/sink.ts';
 import type { Source } from '../core/event.ts';
-import { StreamUnavailableError } from '../core/errors.ts';
+import { RateLimitedError, StreamUnavailableError } from '../core/errors.ts';
 import { packRows } from '../core/hub-record.ts';
 import type { RejectedEvent } from '../core/intake.ts';
 import { acceptEvents } from '../core/intake.ts';
+import type { RateLimiter } from '../core/rate-limiter.ts';
 import { formatEpochMs } from '../core/timestamp.ts';
 
 export interface IngestResult {
@@ -12,7 +13,7 @@ export interface IngestResult {
 }
 
 /**
- * The intake path both REST and WebSocket share: validate → enrich → pack → sink. It resolves only when every
+ * The intake path both REST and WebSocket share: rate limit → validate → enrich → pack → sink. It resolves only when every
  * accepted event is durable in the hub stream; otherwise it throws StreamUnavailableError and nothing is
  * acknowledged (records that did land are harmless: the client re-sends and the dedup rule stores them once).
  */
@@ -20,7 +21,11 @@ export async function ingestEvents(
   events: readonly unknown[],
   context: { playerId: string; source: Source; now: number },
   sink: RecordSink,
+  rateLimiter?: RateLimiter,
 ): Promise<IngestResult> {
+  // Every event sent counts, valid or not: the limit is about load, and nothing of a refused request is stored.
+  const decision = rateLimiter?.take(context.playerId, events.length);
+  if (decision && !decision.allowed) throw new RateLimitedError(decision.retryAfterMs);
   const { rows, rejected } = acceptEvents(events, {
     playerId: context.playerId,
     source: context.source,

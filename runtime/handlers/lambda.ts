@@ -10,6 +10,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createKinesisSink } from '../adapters/kinesis-sink.ts';
 import { createTokenVerifier } from '../adapters/token-verifier.ts';
 import { readLambdaConfig } from '../config/lambda-env.ts';
+import { createRateLimiter } from '../core/rate-limiter.ts';
 import type { HandlerDeps } from './deps.ts';
 import type { RestHandler } from './rest-handler.ts';
 import { createRestHandler } from './rest-handler.ts';
@@ -29,6 +30,7 @@ function lambdaDeps(): HandlerDeps {
       verifier: createTokenVerifier({ issuer: config.issuer }),
       sink: createKinesisSink({ client: new KinesisClient({}), ...config.stream }),
       logError: (message, error) => logger.error(message, error instanceof Error ? error : String(error)),
+      ...(config.rateLimit ? { rateLimiter: createRateLimiter(config.rateLimit) } : {}),
     };
   }
   return deps;

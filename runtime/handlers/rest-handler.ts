@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { tokenFromAuthorizationHeader } from '../adapters/token-verifier.ts';
 import type { ErrorCode } from '../core/errors.ts';
-import { TelemetryError, UnauthorizedError } from '../core/errors.ts';
+import { RateLimitedError, TelemetryError, UnauthorizedError } from '../core/errors.ts';
 import { batchEvents, parseJson } from '../core/intake.ts';
 import { LIMITS } from '../core/limits.ts';
 import type { HandlerDeps } from './deps.ts';
@@ -49,12 +49,12 @@ export function createRestHandler(deps: HandlerDeps): RestHandler {
       const context = { playerId, source: 'rest' as const, now: now() };
 
       if (route === 'put-record') {
-        const { rejected } = await ingestEvents([body], context, deps.sink);
+        const { rejected } = await ingestEvents([body], context, deps.sink, deps.rateLimiter);
         const failure = rejected[0];
         if (failure) throw new TelemetryError(failure.error, failure.message, failure.field);
         return json(200, SUCCESS_BODY);
       }
-      const { accepted, rejected } = await ingestEvents(batchEvents(body), context, deps.sink);
+      const { accepted, rejected } = await ingestEvents(batchEvents(body), context, deps.sink, deps.rateLimiter);
       return json(200, { accepted, rejected });
     } catch (error) {
       return errorResponse(error, logError);
@@ -105,6 +105,10 @@ function errorResponse(error: unknown, logError: (message: string, error: unknow
     return json(status, 'Failed');
   }
   const body = { error: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) };
+  if (error instanceof RateLimitedError) {
+    const response = json(status, { ...body, retry_after_ms: error.retryAfterMs });
+    return { ...response, headers: { ...response.headers, 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) } };
+  }
   return json(status, body);
 }
 

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { TelemetryError } from '../core/errors.ts';
+import { RateLimitedError, TelemetryError } from '../core/errors.ts';
 import { batchEvents, parseJson } from '../core/intake.ts';
 import type { HandlerDeps } from './deps.ts';
 import { defaultLogError } from './deps.ts';
@@ -45,7 +45,7 @@ export function createWsMessageHandler(deps: HandlerDeps): WsMessageHandler {
       const playerId = event.requestContext.authorizer?.playerId;
       // API Gateway never routes a message of an unauthorized connection; this guards a misconfigured stage.
       if (!playerId) throw new TelemetryError('unauthorized', 'the connection has no verified player');
-      const result = await ingestEvents(batchEvents(message), { playerId, source: 'ws', now: now() }, deps.sink);
+      const result = await ingestEvents(batchEvents(message), { playerId, source: 'ws', now: now() }, deps.sink, deps.rateLimiter);
       return reply({ type: 'ack', id, accepted: result.accepted, rejected: result.rejected });
     } catch (error) {
       if (!(error instanceof TelemetryError)) logError('unexpected failure in the WebSocket handler', error);
@@ -57,6 +57,7 @@ export function createWsMessageHandler(deps: HandlerDeps): WsMessageHandler {
         error: known.code,
         message: known.message,
         ...(known.field === undefined ? {} : { field: known.field }),
+        ...(known instanceof RateLimitedError ? { retry_after_ms: known.retryAfterMs } : {}),
       });
     }
   };

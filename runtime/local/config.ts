@@ -20,6 +20,12 @@ export interface LocalConfig {
   readonly dedupWindowMs: number;
   /** The raw archive writes a file at least this often (and whenever 5 MiB are buffered). */
   readonly archiveFlushMs: number;
+  /** Per-player events per second (0: no limit) and the burst a quiet player may send at once. */
+  readonly rateLimitPerSecond: number;
+  readonly rateBurst: number;
+  /** Open WebSockets allowed per player and in total. */
+  readonly maxConnectionsPerPlayer: number;
+  readonly maxConnections: number;
 }
 
 interface Setting {
@@ -27,7 +33,7 @@ interface Setting {
   readonly env: string;
   readonly help: string;
   readonly default: string | undefined;
-  readonly kind: 'string' | 'port' | 'seconds' | 'hours';
+  readonly kind: 'string' | 'port' | 'seconds' | 'hours' | 'count';
 }
 
 /** Environment variable names, exported so scripts and docs use the same spelling. */
@@ -42,6 +48,10 @@ export const LOCAL_ENV = {
   deltaWindow: 'TELEMETRY_DELTA_WINDOW_S',
   dedupWindow: 'TELEMETRY_DEDUP_WINDOW_H',
   archiveFlush: 'TELEMETRY_ARCHIVE_FLUSH_S',
+  rateLimit: 'TELEMETRY_RATE_LIMIT',
+  rateBurst: 'TELEMETRY_RATE_BURST',
+  maxConnectionsPerPlayer: 'TELEMETRY_MAX_CONNECTIONS_PER_PLAYER',
+  maxConnections: 'TELEMETRY_MAX_CONNECTIONS',
 } as const;
 
 export const SETTINGS: Record<string, Setting> = {
@@ -55,6 +65,10 @@ export const SETTINGS: Record<string, Setting> = {
   'delta-window': { flag: 'delta-window', env: LOCAL_ENV.deltaWindow, kind: 'seconds', default: '5', help: 'seconds the Delta writer gathers events before a commit' },
   'dedup-window': { flag: 'dedup-window', env: LOCAL_ENV.dedupWindow, kind: 'hours', default: '24', help: 'hours within which a re-sent event is stored once' },
   'archive-flush': { flag: 'archive-flush', env: LOCAL_ENV.archiveFlush, kind: 'seconds', default: '60', help: 'seconds after which the raw archive writes a file (or at 5 MiB)' },
+  'rate-limit': { flag: 'rate-limit', env: LOCAL_ENV.rateLimit, kind: 'count', default: '5000', help: 'events per second per player (0: no limit); more gets rate_limited' },
+  'rate-burst': { flag: 'rate-burst', env: LOCAL_ENV.rateBurst, kind: 'count', default: '50000', help: 'events a player may send at once after a quiet spell' },
+  'max-connections-per-player': { flag: 'max-connections-per-player', env: LOCAL_ENV.maxConnectionsPerPlayer, kind: 'count', default: '10', help: 'open WebSockets per player' },
+  'max-connections': { flag: 'max-connections', env: LOCAL_ENV.maxConnections, kind: 'count', default: '20000', help: 'open WebSockets in total' },
 };
 
 export class ConfigError extends Error {
@@ -109,6 +123,10 @@ export function readLocalConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     deltaWindowMs: number('delta-window', 0.01, 3600) * 1000,
     dedupWindowMs: number('dedup-window', 0.001, 24 * 365) * 3_600_000,
     archiveFlushMs: number('archive-flush', 0.01, 86_400) * 1000,
+    rateLimitPerSecond: number('rate-limit', 0, 1e9),
+    rateBurst: number('rate-burst', 1, 1e9),
+    maxConnectionsPerPlayer: number('max-connections-per-player', 1, 1e6),
+    maxConnections: number('max-connections', 1, 1e7),
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return { help: false, config };

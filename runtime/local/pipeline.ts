@@ -1,5 +1,6 @@
 import { createTokenVerifier } from '../adapters/token-verifier.ts';
 import { LIMITS } from '../core/limits.ts';
+import { createRateLimiter } from '../core/rate-limiter.ts';
 import { createRestHandler } from '../handlers/rest-handler.ts';
 import { createWsAuthorizer } from '../handlers/ws-authorizer.ts';
 import { createWsMessageHandler } from '../handlers/ws-message-handler.ts';
@@ -53,7 +54,13 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
         streamPath: paths.stream,
         options: { dataDir: config.dataDir, windowMs: config.deltaWindowMs, dedupWindowMs: config.dedupWindowMs },
       });
-  const deps = { verifier: lazyVerifier(() => issuer), sink: stream };
+  const deps = {
+    verifier: lazyVerifier(() => issuer),
+    sink: stream,
+    ...(config.rateLimitPerSecond > 0
+      ? { rateLimiter: createRateLimiter({ ratePerSecond: config.rateLimitPerSecond, burst: config.rateBurst }) }
+      : {}),
+  };
 
   let gateway: Gateway;
   try {
@@ -75,6 +82,8 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
       wsMessageMaxBytes: LIMITS.wsMessageMaxBytes,
       wsIdleTimeoutMs: config.wsIdleTimeoutMs,
       wsMaxConnectionMs: config.wsMaxConnectionMs,
+      wsMaxConnectionsPerPlayer: config.maxConnectionsPerPlayer,
+      wsMaxConnections: config.maxConnections,
     });
   } catch (error) {
     await deltaWriter?.close();

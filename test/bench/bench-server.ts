@@ -25,6 +25,10 @@ if (mode === 'pipeline' || mode === 'intake') {
     deltaWindowMs: 5000,
     dedupWindowMs: 86_400_000,
     archiveFlushMs: 60_000,
+    rateLimitPerSecond: 0,
+    rateBurst: 1,
+    maxConnectionsPerPlayer: 1000,
+    maxConnections: 100_000,
     intakeOnly: mode === 'intake',
   });
   console.log(pipeline.url);

@@ -27,6 +27,10 @@ export async function startTestPipeline(overrides: Partial<PipelineConfig> = {})
     deltaWindowMs: 200,
     dedupWindowMs: 86_400_000,
     archiveFlushMs: 60_000,
+    rateLimitPerSecond: 0,
+    rateBurst: 1,
+    maxConnectionsPerPlayer: 1000,
+    maxConnections: 100_000,
     ...overrides,
   });
   return {

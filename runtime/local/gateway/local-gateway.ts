@@ -32,6 +32,9 @@ export interface GatewayOptions {
   /** …or this many bytes of them, or this many bytes of replies its client has not read yet. */
   readonly wsMaxInFlightBytes?: number;
   readonly wsMaxBufferedBytes?: number;
+  /** Open WebSockets allowed per player and in total; an upgrade past either gets 429. */
+  readonly wsMaxConnectionsPerPlayer?: number;
+  readonly wsMaxConnections?: number;
 }
 
 export interface Gateway {
@@ -77,6 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return work;
   };
   const sockets = new Map<WebSocket, Connection>();
+  const playerConnections = new Map<string, number>();
   let closing = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.wsMessageMaxBytes, perMessageDeflate: false });
@@ -147,6 +151,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return;
     }
     if (socket.destroyed) return;
+    if (sockets.size >= (options.wsMaxConnections ?? Number.POSITIVE_INFINITY)) {
+      refuse(socket, 429, 'Too Many Requests');
+      return;
+    }
+    const perPlayer = options.wsMaxConnectionsPerPlayer ?? Number.POSITIVE_INFINITY;
+    if ((playerConnections.get(authorizer.playerId) ?? 0) >= perPlayer) {
+      refuse(socket, 429, 'Too Many Requests');
+      return;
+    }
     const now = Date.now();
     const connection: Connection = {
       connectionId,
@@ -167,6 +180,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   function accept(ws: WebSocket, connection: Connection): void {
     sockets.set(ws, connection);
+    const player = connection.authorizer.playerId;
+    playerConnections.set(player, (playerConnections.get(player) ?? 0) + 1);
     ws.on('message', (data: RawData) => {
       connection.lastActivity = Date.now();
       const body = rawText(data);
@@ -195,6 +210,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     ws.on('close', () => {
       sockets.delete(ws);
+      const open = (playerConnections.get(player) ?? 1) - 1;
+      if (open > 0) playerConnections.set(player, open);
+      else playerConnections.delete(player);
       void track(options.wsMessageHandler(wsRouteEvent(connection, '$disconnect', 'DISCONNECT'))).catch((error) =>
         logError('unexpected failure in $disconnect', error),
       );
