@@ -19,5 +19,5 @@ export interface TokenVerifier {
 }
 
 export function defaultLogError(message: string, error: unknown): void {
-  console.error(JSON.stringify({ level: 'error', message, error: error instanceof Error ? error.stack : String(error) }));
+  console.error(JSON.stringify({ level: 'error', message, error: error instanceof Error ? error.stack : error }));
 }

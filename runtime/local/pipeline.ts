@@ -32,6 +32,8 @@ export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & {
   readonly dataDir: string;
   /** Intake only, no consumers: what the intake benchmark measures (records wait in the stream). */
   readonly intakeOnly?: boolean;
+  /** How long a stream commit waits for a lock held elsewhere before it fails (default 5 s; tests shorten it). */
+  readonly streamBusyTimeoutMs?: number;
 };
 
 /**
@@ -40,7 +42,11 @@ export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & {
  */
 export async function startLocalPipeline(config: PipelineConfig): Promise<LocalPipeline> {
   const paths = dataPaths(config.dataDir);
-  const stream = HubStream.open({ path: paths.stream, retentionMs: config.streamRetentionMs });
+  const stream = HubStream.open({
+    path: paths.stream,
+    retentionMs: config.streamRetentionMs,
+    ...(config.streamBusyTimeoutMs === undefined ? {} : { busyTimeoutMs: config.streamBusyTimeoutMs }),
+  });
   // The issuer is the gateway's own URL unless configured, and that URL is known only once it listens (port 0).
   let issuer = config.issuer ?? '';
   const identity = await createIdentityService({ dataDir: config.dataDir, issuer: () => issuer });
