@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { optimize } from '../runtime/delta/optimize.ts';
 import { loadSnapshot, dataFilePath } from '../runtime/delta/snapshot.ts';
+import { vacuum } from '../runtime/delta/vacuum.ts';
 import { eventsTablePath } from '../runtime/local/delta-writer/events-table.ts';
 import { loginAsGuest, startTestPipeline, TestSocket } from './support/local.ts';
 import { closeDuckDb, rowKey, tableRows } from './support/table.ts';
@@ -149,6 +151,33 @@ test('the dedup index is bounded by its window: a re-send after the window is a 
     await socket.request({ action: 'put-records', id: 'much-later', events: [event] });
     await env.pipeline.deltaWriter!.drain();
     assert.is((await tableRows(env.dataDir)).length, 2, 'after the window: stored again');
+    await socket.close();
+  } finally {
+    await closeDuckDb();
+    await env.stop();
+  }
+});
+
+test('another writer committing meanwhile (VACUUM, OPTIMIZE) costs the writer a re-read, never a lost or doubled batch', async () => {
+  const env = await startTestPipeline();
+  try {
+    const guest = await loginAsGuest(env.url);
+    const socket = await TestSocket.open(env.wsUrl, guest.auth_token);
+    const send = async (id: string) => {
+      const events = [{ event_id: id, event_type: 'Login', updated_at: '2024-02-22 03:03:02' }];
+      assert.is((await socket.request({ action: 'put-records', id, events })).accepted, 1);
+      await env.pipeline.deltaWriter!.drain();
+    };
+    await send('before');
+    const tablePath = eventsTablePath(env.dataDir);
+    const vacuumed = await vacuum(tablePath, {});
+    await send('after-vacuum');
+    await optimize(tablePath, {});
+    await send('after-optimize');
+    const snapshot = await loadSnapshot(tablePath);
+    assert.ok(snapshot.version > vacuumed.version + 2, 'the VACUUM and OPTIMIZE commits are in between');
+    assert.is([...snapshot.txns.values()][0]!.version, env.pipeline.stream.lastPosition());
+    assert.equal((await tableRows(env.dataDir)).map((row) => row.event_id).sort(), ['after-optimize', 'after-vacuum', 'before']);
     await socket.close();
   } finally {
     await closeDuckDb();

@@ -2,10 +2,11 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Action } from '../../delta/actions.ts';
 import { maybeCheckpoint } from '../../delta/checkpoint-writer.ts';
-import { appendWithRetry } from '../../delta/commit.ts';
+import { appendWithRetry, commitActions } from '../../delta/commit.ts';
 import { createTable } from '../../delta/create-table.ts';
 import type { DataFileBatch } from '../../delta/data-file-batch.ts';
 import { openDataFileBatch } from '../../delta/data-file-batch.ts';
+import { DeltaCommitConflictError } from '../../delta/errors.ts';
 import { loadSnapshot, txnVersion } from '../../delta/snapshot.ts';
 import { decodeHubRecord } from '../../core/stored-row.ts';
 import { dataPaths } from '../data-paths.ts';
@@ -171,19 +172,29 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       }
       const adds = batch ? await batch.finish() : [];
       batch = undefined;
-      const result = await appendWithRetry(tablePath, {
+      const commitOptions = {
         operation: 'STREAMING UPDATE',
         operationParameters: { outputMode: 'Append', queryId: appId, epochId: String(last) },
         isBlindAppend: true,
-        buildActions: (current) => {
-          // Another writer of the same stream got there first: this batch is already in the table.
-          if ((txnVersion(current, appId) ?? 0) >= last) return null;
-          const actions: Action[] = [{ txn: { appId, version: last, lastUpdated: now() } }, ...adds.map((add) => ({ add }))];
-          return actions;
-        },
+      };
+      const actions: Action[] = [{ txn: { appId, version: last, lastUpdated: now() } }, ...adds.map((add) => ({ add }))];
+      let result: { committed: boolean; version?: number } | undefined;
+      if (tableVersion !== undefined) {
+        // The usual case: nobody else writes this table, so the next version is ours without replaying the log.
+        // The commit is an exclusive create, so a writer that got there first makes this fail, never overwritten.
+        try {
+          result = { committed: true, version: (await commitActions(tablePath, tableVersion + 1, actions, { ...commitOptions, readVersion: tableVersion })).version };
+        } catch (error) {
+          if (!(error instanceof DeltaCommitConflictError)) throw error;
+        }
+      }
+      result ??= await appendWithRetry(tablePath, {
+        ...commitOptions,
+        // Another writer of the same stream got there first: this batch is already in the table.
+        buildActions: (current) => ((txnVersion(current, appId) ?? 0) >= last ? null : actions),
       });
       position = last;
-      if (result.committed) {
+      if (result.committed && result.version !== undefined) {
         tableVersion = result.version;
         commits++;
         rowsWritten += admittedRows;
@@ -192,6 +203,9 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
           // A missing checkpoint only slows readers down; the commit itself is done.
           logError('checkpoint failed', error),
         );
+      } else {
+        // Another writer had committed this batch: the table has moved on without us, so re-read it next time.
+        tableVersion = undefined;
       }
       duplicatesDropped += rows - admittedRows;
       quarantinedLines += invalid.length;
