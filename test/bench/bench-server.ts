@@ -10,27 +10,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { startLocalPipeline } from '../../runtime/local/pipeline.ts';
+import { testPipelineConfig } from '../support/local.ts';
 
 const [mode, dataDir] = process.argv.slice(2);
 
 if (mode === 'pipeline' || mode === 'intake') {
-  const pipeline = await startLocalPipeline({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: dataDir!,
-    issuer: undefined,
-    wsIdleTimeoutMs: 600_000,
-    wsMaxConnectionMs: 7_200_000,
-    streamRetentionMs: 86_400_000,
-    deltaWindowMs: 5000,
-    dedupWindowMs: 86_400_000,
-    archiveFlushMs: 60_000,
-    rateLimitPerSecond: 0,
-    rateBurst: 1,
-    maxConnectionsPerPlayer: 1000,
-    maxConnections: 100_000,
-    intakeOnly: mode === 'intake',
-  });
+  const pipeline = await startLocalPipeline(testPipelineConfig(dataDir!, { intakeOnly: mode === 'intake' }));
   console.log(pipeline.url);
   process.on('SIGTERM', () => void pipeline.close().then(() => process.exit(0)));
 } else if (mode === 'bare-ws' || mode === 'bare-http') {

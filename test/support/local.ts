@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import type { StoredRow } from '../../runtime/core/event.ts';
 import { decodeHubRecord } from '../../runtime/core/stored-row.ts';
 import type { LocalPipeline, PipelineConfig } from '../../runtime/local/pipeline.ts';
+import { readLocalConfig } from '../../runtime/local/config.ts';
 import { startLocalPipeline } from '../../runtime/local/pipeline.ts';
 import type { HubStream } from '../../runtime/local/stream/hub-stream.ts';
 
@@ -13,26 +14,20 @@ export function tempDir(prefix = 'telemetry-test-'): { path: string; remove: () 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * `npm start`'s own defaults (read through the real config module, so they cannot drift), on port 0, without the
+ * rate limit and with room for many connections per player: tests and benchmarks drive many events per player.
+ */
+export function testPipelineConfig(dataDir: string, overrides: Partial<PipelineConfig> = {}): PipelineConfig {
+  const command = readLocalConfig(['--port', '0', '--data-dir', dataDir], {});
+  if (command.help) throw new Error('unreachable: no --help given');
+  return { ...command.config, rateLimitPerSecond: 0, maxConnectionsPerPlayer: 1000, ...overrides };
+}
+
 /** The real local pipeline on 127.0.0.1, port 0, in a fresh data directory. */
 export async function startTestPipeline(overrides: Partial<PipelineConfig> = {}) {
   const dir = tempDir();
-  const pipeline: LocalPipeline = await startLocalPipeline({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: dir.path,
-    issuer: undefined,
-    wsIdleTimeoutMs: 600_000,
-    wsMaxConnectionMs: 7_200_000,
-    streamRetentionMs: 86_400_000,
-    deltaWindowMs: 200,
-    dedupWindowMs: 86_400_000,
-    archiveFlushMs: 60_000,
-    rateLimitPerSecond: 0,
-    rateBurst: 1,
-    maxConnectionsPerPlayer: 1000,
-    maxConnections: 100_000,
-    ...overrides,
-  });
+  const pipeline: LocalPipeline = await startLocalPipeline(testPipelineConfig(dir.path, { deltaWindowMs: 200, ...overrides }));
   return {
     pipeline,
     url: pipeline.url,
