@@ -1,12 +1,11 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { stageAccessLogs } from './access-logs.ts';
 import { acknowledge } from '../nag.ts';
 import { IntakeFunction } from './intake-function.ts';
 
@@ -74,32 +73,19 @@ export class WebSocketIntake extends Construct {
     });
     for (const route of WS_TWO_WAY_ROUTES) this.api.addRoute(route, { integration, returnResponse: true });
 
-    const accessLogs = new LogGroup(this, 'AccessLogs', {
-      retention: RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: props.stageName,
       autoDeploy: true,
       throttle: { rateLimit: props.throttleRate, burstLimit: props.throttleBurst },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        // No request URL or query string: the token travels in it.
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            ip: '$context.identity.sourceIp',
-            time: '$context.requestTime',
-            connectionId: '$context.connectionId',
-            eventType: '$context.eventType',
-            routeKey: '$context.routeKey',
-            status: '$context.status',
-            authorizerError: '$context.authorizer.error',
-            integrationError: '$context.integrationErrorMessage',
-          }),
-        ),
-      },
+      accessLogSettings: stageAccessLogs(this, {
+        connectionId: '$context.connectionId',
+        eventType: '$context.eventType',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        authorizerError: '$context.authorizer.error',
+        integrationError: '$context.integrationErrorMessage',
+      }),
     });
 
     acknowledge(
