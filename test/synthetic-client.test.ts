@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from 'ws';
 import { EVENT_TYPES, MOVIE_QUOTES, type SyntheticEvent } from '../clients/synthetic/events.ts';
-import { GuestSession, IdentityClient } from '../clients/synthetic/identity-client.ts';
+import { GuestSession, IdentityClient } from '../clients/telemetry-client/identity.ts';
 import { type RunOptions, type Summary, runSynthetic } from '../clients/synthetic/run.ts';
 
 // ---------------------------------------------------------------------------------------------------------

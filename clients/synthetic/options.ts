@@ -1,3 +1,4 @@
+import { withTrailingSlash } from '../telemetry-client/identity.ts';
 import { parseArgs } from 'node:util';
 import { LIMITS } from '../../runtime/core/limits.ts';
 
@@ -179,8 +180,3 @@ export function backendUrlFor(transport: Transport, endpoint: string): URL {
   return withTrailingSlash(rebuilt);
 }
 
-/** Base URLs end with `/` so that `new URL('put-records', base)` appends instead of replacing the last segment. */
-export function withTrailingSlash(url: URL): URL {
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return url;
-}

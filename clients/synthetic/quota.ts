@@ -1,4 +1,4 @@
-import { sleep } from './backoff.ts';
+import { sleep } from '../telemetry-client/backoff.ts';
 
 /**
  * How many events the players may still generate, and when: the `--max-count` budget shared by all players,

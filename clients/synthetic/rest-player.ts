@@ -1,8 +1,8 @@
 import { LIMITS } from '../../runtime/core/limits.ts';
-import { backoffDelay, sleep } from './backoff.ts';
+import { backoffDelay, sleep } from '../telemetry-client/backoff.ts';
 import { type Batch, BatchBuilder, restPutRecordBody, restPutRecordsBody } from './batches.ts';
 import { EventGenerator } from './events.ts';
-import { type GuestSession, IdentityError, describeFetchError } from './identity-client.ts';
+import { type GuestSession, IdentityError, describeFetchError } from '../telemetry-client/identity.ts';
 import { backendUrlFor } from './options.ts';
 import { GiveUpError, type Player, type PlayerContext } from './player.ts';
 

@@ -1,7 +1,7 @@
 import type { Batch } from './batches.ts';
 import { DryRunPlayer } from './dry-run-player.ts';
 import { newRunId } from './events.ts';
-import { GuestSession, IdentityClient } from './identity-client.ts';
+import { GuestSession, IdentityClient } from '../telemetry-client/identity.ts';
 import { DEFAULT_OPTIONS, type SyntheticOptions, type Transport, defaultBackendEndpoint } from './options.ts';
 import { DEFAULT_TUNING, type Player, type PlayerContext, type Tuning } from './player.ts';
 import { Quota } from './quota.ts';
@@ -113,7 +113,11 @@ export async function runSynthetic(options: RunOptions = {}, hooks: RunHooks = {
     ? setInterval(() => hooks.onProgress?.(progress()), hooks.progressIntervalMs ?? 200)
     : undefined;
 
-  const identity = new IdentityClient(resolved.loginEndpoint, tuning.requestTimeoutMs);
+  const identity = new IdentityClient(
+    resolved.loginEndpoint,
+    tuning.requestTimeoutMs,
+    'Is the server running (`npm start`), and is --login-endpoint right?',
+  );
   const players: Player[] = [];
   for (let index = 0; index < resolved.players; index++) {
     const ctx: PlayerContext = { index, runId, options: resolved, tuning, stats, quota, abort: kill.signal, onBatch: hooks.onBatch };

@@ -1,9 +1,9 @@
 import { WebSocket, type RawData } from 'ws';
 import { LIMITS } from '../../runtime/core/limits.ts';
-import { backoffDelay, sleep } from './backoff.ts';
+import { backoffDelay, sleep } from '../telemetry-client/backoff.ts';
 import { type Batch, BatchBuilder, wsPutRecordsFrame } from './batches.ts';
 import { EventGenerator } from './events.ts';
-import { type GuestSession, IdentityError } from './identity-client.ts';
+import { type GuestSession, IdentityError } from '../telemetry-client/identity.ts';
 import { backendUrlFor } from './options.ts';
 import { ChangeSignal, GiveUpError, type Player, type PlayerContext } from './player.ts';
 

@@ -1,5 +1,3 @@
-import { withTrailingSlash } from './options.ts';
-
 /** A guest player's credentials and tokens (times are epoch milliseconds). */
 export interface GuestTokens {
   readonly userId: string;
@@ -30,9 +28,14 @@ export class IdentityError extends Error {
 export class IdentityClient {
   private readonly base: URL;
 
+  /**
+   * @param baseUrl the identity service's base URL (`npm start`'s own URL locally).
+   * @param hint what to check when a call fails, appended to error messages (a CLI names its flag here).
+   */
   constructor(
     baseUrl: string | URL,
     private readonly timeoutMs = 10_000,
+    private readonly hint = 'Is the server running, and is the login endpoint right?',
   ) {
     this.base = withTrailingSlash(new URL(baseUrl));
   }
@@ -83,7 +86,7 @@ export class IdentityClient {
       throw new IdentityError(
         'unreachable',
         shown,
-        `Cannot ${what} at ${shown}: ${describeFetchError(err)}. Is the server running (\`npm start\`), and is --login-endpoint right?`,
+        `Cannot ${what} at ${shown}: ${describeFetchError(err)}. ${this.hint}`,
       );
     }
     const text = await response.text().catch(() => '');
@@ -91,7 +94,7 @@ export class IdentityClient {
       throw new IdentityError(
         'rejected',
         shown,
-        `Cannot ${what} at ${shown}: HTTP ${response.status} ${text.slice(0, 200)}. Check --login-endpoint.`,
+        `Cannot ${what} at ${shown}: HTTP ${response.status} ${text.slice(0, 200)}. ${this.hint}`,
         response.status,
       );
     }
@@ -186,7 +189,7 @@ function secondsField(body: Record<string, unknown>, name: string, fallback: num
 /** The token's own `exp - iat` when the response does not say how long it lives. */
 function jwtLifetimeSeconds(token: string): number {
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown; iat?: unknown };
+    const payload = JSON.parse(decodeBase64Url(token.split('.')[1] ?? '')) as { exp?: unknown; iat?: unknown };
     if (typeof payload.exp === 'number') {
       const from = typeof payload.iat === 'number' ? payload.iat : Date.now() / 1000;
       if (payload.exp > from) return payload.exp - from;
@@ -216,4 +219,17 @@ export function describeFetchError(err: unknown): string {
     return typeof code === 'string' && !cause.message.includes(code) ? `${code} ${cause.message}` : cause.message;
   }
   return err.message;
+}
+
+/** Base URLs end with `/` so that `new URL('put-records', base)` appends instead of replacing the last segment. */
+export function withTrailingSlash(url: URL): URL {
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
+}
+
+/** base64url to text with what browsers and Node both have (no `Buffer`). */
+function decodeBase64Url(part: string): string {
+  const base64 = part.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  return new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
 }
