@@ -117,10 +117,20 @@ export class GuestSession {
   private tokens?: GuestTokens;
   private pending?: Promise<GuestTokens>;
 
-  constructor(private readonly client: IdentityClient) {}
+  /** @param returning the credentials of an earlier login: the session logs in as that same guest. */
+  constructor(
+    private readonly client: IdentityClient,
+    private readonly returning?: { userId: string; guestSecret: string },
+  ) {}
 
   get userId(): string | undefined {
-    return this.tokens?.userId;
+    return this.tokens?.userId ?? this.returning?.userId;
+  }
+
+  /** What logs in as this guest again in a later run (undefined before the first login). */
+  get credentials(): { userId: string; guestSecret: string } | undefined {
+    const tokens = this.tokens;
+    return tokens ? { userId: tokens.userId, guestSecret: tokens.guestSecret } : this.returning;
   }
 
   /** An access token that is not about to expire. */
@@ -137,7 +147,7 @@ export class GuestSession {
 
   private async obtain(force: boolean): Promise<GuestTokens> {
     const tokens = this.tokens;
-    if (!tokens) return (this.tokens = await this.client.loginAsGuest());
+    if (!tokens) return (this.tokens = await this.firstLogin());
     if (!force && Date.now() < tokens.authRenewAt) return tokens;
     if (Date.now() < tokens.refreshExpiresAt) {
       try {
@@ -148,6 +158,17 @@ export class GuestSession {
       }
     }
     return (this.tokens = await this.client.loginAsGuest({ userId: tokens.userId, guestSecret: tokens.guestSecret }));
+  }
+
+  /** Logs in as the returning guest; when the service no longer knows that guest, as a new one. */
+  private async firstLogin(): Promise<GuestTokens> {
+    if (!this.returning) return this.client.loginAsGuest();
+    try {
+      return await this.client.loginAsGuest(this.returning);
+    } catch (err) {
+      if (!(err instanceof IdentityError) || err.code !== 'rejected') throw err;
+      return this.client.loginAsGuest();
+    }
   }
 
   private once(run: () => Promise<GuestTokens>): Promise<GuestTokens> {

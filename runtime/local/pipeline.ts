@@ -34,6 +34,8 @@ export type PipelineConfig = Omit<LocalConfig, 'dataDir'> & {
   readonly intakeOnly?: boolean;
   /** How long a stream commit waits for a lock held elsewhere before it fails (default 5 s; tests shorten it). */
   readonly streamBusyTimeoutMs?: number;
+  /** Access-token lifetime of the dev identity (default 900 s; tests shorten it to see tokens expire). */
+  readonly accessTokenTtlS?: number;
 };
 
 /**
@@ -49,7 +51,11 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
   });
   // The issuer is the gateway's own URL unless configured, and that URL is known only once it listens (port 0).
   let issuer = config.issuer ?? '';
-  const identity = await createIdentityService({ dataDir: config.dataDir, issuer: () => issuer });
+  const identity = await createIdentityService({
+    dataDir: config.dataDir,
+    issuer: () => issuer,
+    ...(config.accessTokenTtlS === undefined ? {} : { accessTokenTtlS: config.accessTokenTtlS }),
+  });
   const startedAt = Date.now();
   const archiver = config.intakeOnly
     ? undefined
