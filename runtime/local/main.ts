@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       `  a batch:         POST ${base}put-records`,
       `  WebSocket:       ${ws}?auth_token=<JWT>`,
       `  health:          GET  ${base}health`,
+      `  browser demo:    ${base}demo/`,
       `  data directory:  ${config.dataDir}`,
       'Press Ctrl+C to stop.',
     ].join('\n'),

@@ -12,6 +12,7 @@ import type { RawArchiver } from './archive/raw-archiver.ts';
 import { startRawArchiver } from './archive/raw-archiver.ts';
 import type { DeltaWriter } from './delta-writer/delta-writer.ts';
 import { startDeltaWriterThread } from './delta-writer/delta-writer-thread.ts';
+import { createDemoPage } from './demo/demo-page.ts';
 import { createIdentityService } from './identity/identity-service.ts';
 import { HubStream } from './stream/hub-stream.ts';
 
@@ -82,7 +83,7 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
       restHandler: createRestHandler(deps),
       wsAuthorizer: createWsAuthorizer(deps),
       wsMessageHandler: createWsMessageHandler(deps),
-      mounts: [identity.handle],
+      mounts: [identity.handle, createDemoPage()],
       health: () => ({
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
         connections: gateway.connections(),
