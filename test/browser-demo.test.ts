@@ -25,7 +25,8 @@ test('the demo page sends a real browser’s events into the table', async () =>
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${env.url}demo/`);
-    await page.waitForFunction(() => document.getElementById('transport')?.textContent === 'ws', undefined, { timeout: 15_000 });
+    // Page-side code, as text: this file is type-checked without the DOM's types.
+    await page.waitForFunction(`document.getElementById('transport')?.textContent === 'ws'`, undefined, { timeout: 15_000 });
     const player = (await page.textContent('#player'))!;
     assert.match(player, /^[0-9a-f-]{36}$/, 'logged in as a guest');
 
@@ -35,7 +36,9 @@ test('the demo page sends a real browser’s events into the table', async () =>
     await page.click('#burst');
     await page.click('#logout');
     await page.click('#flush');
-    await page.waitForFunction(() => document.getElementById('log')?.textContent?.includes('flushed: everything is stored'), undefined, { timeout: 15_000 });
+    await page.waitForFunction(`document.getElementById('log')?.textContent?.includes('flushed: everything is stored')`, undefined, {
+      timeout: 15_000,
+    });
     assert.equal(errors, [], 'no script errors on the page');
 
     await env.pipeline.deltaWriter!.drain();
