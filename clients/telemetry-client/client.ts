@@ -34,6 +34,8 @@ export interface TelemetryClientOptions {
   readonly store?: StateStore;
   /** Log in as this returning guest (otherwise the one in the store, otherwise a new guest). */
   readonly guest?: GuestCredentials;
+  /** A session to share (a program that logs in by itself); otherwise the client makes one from the options. */
+  readonly session?: GuestSession;
   /** A batch holds at most this many events (server limit 500). */
   readonly batchMaxEvents?: number;
   /** A batch's WebSocket message stays under this many bytes (server limit 128 KiB). */
@@ -47,15 +49,17 @@ export interface TelemetryClientOptions {
   readonly dropPolicy?: DropPolicy;
   /** Ping a quiet socket after this long (the server closes sockets idle for 10 minutes). */
   readonly pingIntervalMs?: number;
-  /** A batch or ping unanswered this long means the socket is dead: reconnect and re-send. */
+  /** A batch unanswered this long on a socket means the socket is broken: reconnect and re-send. */
   readonly ackTimeoutMs?: number;
+  /** A ping unanswered this long means the socket is dead (a half-open connection): reconnect. */
+  readonly pongTimeoutMs?: number;
   /** Reconnect before the server's 2-hour connection limit. */
   readonly maxConnectionAgeMs?: number;
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
   /** After this many failed WebSocket connections in a row, deliver over REST until the socket is back; 0 = never. */
   readonly restFallbackAfterFailures?: number;
-  /** Identity and REST request timeout. */
+  /** Identity and REST request timeout, and how long a WebSocket may take to open. */
   readonly requestTimeoutMs?: number;
   /** Saves to the store at most this often. */
   readonly saveDelayMs?: number;
@@ -71,6 +75,7 @@ const DEFAULTS = {
   dropPolicy: 'drop-oldest' as DropPolicy,
   pingIntervalMs: 5 * 60_000,
   ackTimeoutMs: 30_000,
+  pongTimeoutMs: 30_000,
   maxConnectionAgeMs: 115 * 60_000,
   backoffBaseMs: 500,
   backoffMaxMs: 30_000,
@@ -114,6 +119,12 @@ export interface RefusedInfo {
 }
 
 export interface ClientEvents {
+  /** A batch went out; `resend` when it was sent before (after a reconnect or a retryable error). */
+  sent: { readonly batchId: string; readonly events: readonly TelemetryEvent[]; readonly resend: boolean };
+  /** The server asked to send a batch again later (`rate_limited`, `stream_unavailable`). */
+  retry: { readonly batchId: string; readonly code: string; readonly delayMs: number };
+  /** A connection attempt failed; `failures` counts the attempts in a row. */
+  failure: { readonly failures: number; readonly error: unknown };
   /** A batch is stored (some events may have been rejected as invalid: `rejected`). */
   ack: AckInfo;
   /** The server refused a whole batch for good (re-sending cannot help). */
@@ -179,6 +190,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
   private running: Promise<void> | undefined;
   private restLoop: Promise<void> | undefined;
   private failures = 0;
+  private lastFailure: unknown;
   private flushMark = 0;
   private flushWaiters: { mark: number; resolve: (delivered: boolean) => void }[] = [];
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -201,7 +213,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
     this.WebSocketImpl = WebSocketImpl;
     this.store = options.store ?? new MemoryStore();
     const identity = new IdentityClient(options.loginEndpoint ?? endpoint, this.settings.requestTimeoutMs);
-    this.session = new GuestSession(identity, guest);
+    this.session = options.session ?? new GuestSession(identity, guest);
     this.outbox = new Outbox(
       {
         maxEvents: this.settings.maxQueuedEvents,
@@ -246,8 +258,16 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
    * would be rejected (bad type, oversize data…): a programming error is reported where it is made.
    */
   track<K extends keyof M & string>(eventType: K, data?: M[K], options: TrackOptions = {}): string {
+    return this.enqueue(eventOf(eventType, data, options));
+  }
+
+  /** Queues a complete event (the caller chose its id and time); validated like `track()`. Returns its `event_id`. */
+  trackEvent(event: TelemetryEvent): string {
+    return this.enqueue(checked(event));
+  }
+
+  private enqueue(event: TelemetryEvent): string {
     if (this.stopper.signal.aborted) throw new TelemetryError('closed', 'track() after close()');
-    const event = eventOf(eventType, data, options);
     if (!this.outbox.push(event)) this.emit('dropped', { count: 1 });
     this.counters.tracked++;
     this.scheduleSave();
@@ -339,6 +359,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
         continue; // a planned reconnect (connection age, server going away): at once
       }
       this.failures = outcome === 'lost' ? 0 : this.failures + 1;
+      if (outcome === 'failed') this.emit('failure', { failures: this.failures, error: this.lastFailure });
       if (this.failures >= this.settings.restFallbackAfterFailures && this.settings.restFallbackAfterFailures > 0) this.startRestFallback();
       await sleep(backoffDelay(this.failures, this.settings.backoffBaseMs, this.settings.backoffMaxMs), this.stopper.signal);
     }
@@ -350,6 +371,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
     try {
       token = await this.session.token();
     } catch (error) {
+      this.lastFailure = error;
       this.warn(messageOf(error));
       return 'failed';
     }
@@ -360,6 +382,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
     try {
       ws = new this.WebSocketImpl(url.toString());
     } catch (error) {
+      this.lastFailure = error;
       this.warn(`cannot open ${this.wsUrl.href}: ${messageOf(error)}`);
       return 'failed';
     }
@@ -369,6 +392,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
       const finish = (result: ConnectionOutcome): void => {
         if (done) return;
         done = true;
+        clearTimeout(handshake);
         ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
         if (this.connection?.ws === ws) this.connection = undefined;
         if (ws.readyState <= 1) {
@@ -388,9 +412,18 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
         this.onConnected();
       };
       ws.onmessage = (event) => this.onMessage(ws, event.data);
-      ws.onerror = () => {
-        // 'close' follows with the code; nothing to add
+      ws.onerror = (event) => {
+        // 'close' follows with the code; keep the reason for a failed open
+        const message = (event as { message?: unknown }).message;
+        if (!opened) this.lastFailure = new Error(typeof message === 'string' && message ? message : `cannot connect to ${this.wsUrl.href}`);
       };
+      // Browsers give up on an unanswered handshake late or never: bound it.
+      const handshake = setTimeout(() => {
+        if (!opened) {
+          this.lastFailure = new Error(`no answer from ${this.wsUrl.href} in ${this.settings.requestTimeoutMs} ms`);
+          finish('failed');
+        }
+      }, this.settings.requestTimeoutMs);
       ws.onclose = (event) => {
         if (opened) this.emit('disconnected', { code: event.code, reason: event.reason });
         // 1001 "going away": the server's idle or 2-hour limit, or a restart; reconnect at once.
@@ -399,6 +432,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
       if (this.stopped) finish('stopped');
     });
     this.afterSocket(ws);
+    if (outcome === 'failed' && !opened) this.lastFailure ??= new Error(`cannot connect to ${this.wsUrl.href}`);
     if (outcome === 'failed' && !this.stopped) {
       // A browser cannot see why an upgrade failed; an expired or unknown token (401) is the usual reason.
       await this.session.renew().catch((error: unknown) => this.warn(messageOf(error)));
@@ -452,8 +486,9 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
     if (!batch) return;
     if (RETRYABLE_ERRORS.has(code)) {
       batch.sentOn = undefined;
-      const backoff = backoffDelay(batch.retryAttempt++, this.settings.backoffBaseMs, this.settings.backoffMaxMs);
-      batch.retryAt = Date.now() + Math.max(retryAfterMs ?? 0, backoff);
+      const delayMs = Math.max(retryAfterMs ?? 0, backoffDelay(batch.retryAttempt++, this.settings.backoffBaseMs, this.settings.backoffMaxMs));
+      batch.retryAt = Date.now() + delayMs;
+      this.emit('retry', { batchId: id, code, delayMs });
       return;
     }
     this.outbox.settle(id);
@@ -498,12 +533,18 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
   }
 
   private sendOnSocket(connection: Connection, batch: PendingBatch, now: number): void {
-    if (batch.firstSentAt === 0) batch.firstSentAt = now;
-    else this.counters.resentBatches++;
-    batch.sentOn = connection.ws;
-    batch.lastSentAt = now;
+    this.markSent(batch, connection.ws, now);
     connection.lastActivityAt = now;
     connection.ws.send(batch.frame);
+  }
+
+  private markSent(batch: PendingBatch, on: object | 'rest', now: number): void {
+    const resend = batch.firstSentAt !== 0;
+    if (resend) this.counters.resentBatches++;
+    else batch.firstSentAt = now;
+    batch.sentOn = on;
+    batch.lastSentAt = now;
+    this.emit('sent', { batchId: batch.id, events: batch.events, resend });
   }
 
   /** Timers in one place: batch interval, retries, ack and ping timeouts, idle pings, the connection's age. */
@@ -511,15 +552,15 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
     const connection = this.connection;
     if (!connection) return;
     const now = Date.now();
-    const { ackTimeoutMs, pingIntervalMs, maxConnectionAgeMs } = this.settings;
+    const { ackTimeoutMs, pongTimeoutMs, pingIntervalMs, maxConnectionAgeMs } = this.settings;
     if (now - connection.openedAt >= maxConnectionAgeMs) {
       connection.finish('renew');
       return;
     }
-    const silent = connection.pingSentAt > 0 && now - connection.pingSentAt >= ackTimeoutMs;
+    const silent = connection.pingSentAt > 0 && now - connection.pingSentAt >= pongTimeoutMs;
     let stale = false;
     for (const batch of this.outbox.batches.values()) {
-      if (batch.sentOn === connection.ws && now - batch.lastSentAt >= ackTimeoutMs && now - connection.lastActivityAt >= ackTimeoutMs) stale = true;
+      if (batch.sentOn === connection.ws && now - batch.lastSentAt >= ackTimeoutMs) stale = true;
     }
     if (silent || stale) {
       this.warn(silent ? 'the server stopped answering pings: reconnecting' : 'a batch went unanswered: reconnecting');
@@ -554,9 +595,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
         await sleep(Math.min(250, this.settings.flushIntervalMs), this.stopper.signal);
         continue;
       }
-      if (batch.firstSentAt === 0) batch.firstSentAt = now;
-      else this.counters.resentBatches++;
-      batch.sentOn = 'rest';
+      this.markSent(batch, 'rest', now);
       const response = await this.post('put-records', restBodyOf(batch)).catch((error: unknown) => {
         this.warn(messageOf(error));
         return undefined;
@@ -670,7 +709,7 @@ function settingsFrom(options: TelemetryClientOptions): Settings {
   };
   positive('batchMaxEvents', LIMITS.batchMaxEvents);
   positive('batchMaxBytes', LIMITS.wsMessageMaxBytes);
-  for (const name of ['flushIntervalMs', 'maxInFlightBatches', 'pingIntervalMs', 'ackTimeoutMs', 'maxConnectionAgeMs', 'backoffBaseMs', 'backoffMaxMs', 'requestTimeoutMs', 'saveDelayMs'] as const) {
+  for (const name of ['flushIntervalMs', 'maxInFlightBatches', 'pingIntervalMs', 'ackTimeoutMs', 'pongTimeoutMs', 'maxConnectionAgeMs', 'backoffBaseMs', 'backoffMaxMs', 'requestTimeoutMs', 'saveDelayMs'] as const) {
     positive(name);
   }
   if (settings.maxQueuedEvents < settings.batchMaxEvents * settings.maxInFlightBatches) {
@@ -690,6 +729,10 @@ function eventOf(eventType: string, data: unknown, options: TrackOptions): Telem
     updated_at: updatedAt instanceof Date ? updatedAt.toISOString() : updatedAt,
     ...(data === undefined ? {} : { event_data: data }),
   };
+  return checked(event);
+}
+
+function checked(event: TelemetryEvent): TelemetryEvent {
   const result = validateEvent(event);
   if (!result.ok) throw new TelemetryError(result.error.code, result.error.message, result.error.field);
   return event;
