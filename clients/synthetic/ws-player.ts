@@ -1,356 +1,183 @@
-import { WebSocket, type RawData } from 'ws';
 import { LIMITS } from '../../runtime/core/limits.ts';
-import { backoffDelay, sleep } from '../telemetry-client/backoff.ts';
-import { type Batch, BatchBuilder, wsPutRecordsFrame } from './batches.ts';
-import { EventGenerator } from './events.ts';
+import type { TelemetryClient } from '../telemetry-client/client.ts';
 import { type GuestSession, IdentityError } from '../telemetry-client/identity.ts';
+import { startNodeClient } from '../telemetry-client/node.ts';
+import type { TelemetryEvent } from '../telemetry-client/protocol.ts';
+import { wsPutRecordsFrame } from './batches.ts';
+import { EventGenerator } from './events.ts';
 import { backendUrlFor } from './options.ts';
 import { ChangeSignal, GiveUpError, type Player, type PlayerContext } from './player.ts';
 
-/** Error codes after which the same batch is sent again later; any other error refuses the batch for good. */
-const RETRYABLE_CODES = new Set(['rate_limited', 'stream_unavailable']);
-
-const PING_FRAME = '{"action":"ping"}';
-
-/** A batch kept until its ack. */
-interface Unacked {
-  readonly batch: Batch;
-  /** `performance.now()` of the first send; 0 = not sent yet. */
-  firstSentAt: number;
-  /** `performance.now()` of the latest send on the current connection; 0 = not sent on it. */
-  lastSentAt: number;
-  /** Pending re-send after a retryable error frame. */
-  retryTimer: NodeJS.Timeout | undefined;
-  retryAttempt: number;
-  /** Start of the current run of retryable errors; 0 = none. */
-  failingSince: number;
-}
-
-/** The upgrade was answered with an HTTP status instead of a switch to WebSocket. */
-class UpgradeRefusedError extends Error {
-  constructor(readonly status: number) {
-    super(`the server refused the WebSocket upgrade with HTTP ${status}`);
-  }
-}
-
 /**
- * One player over one WebSocket: keeps up to `maxInFlight` batches unacked, matches acks by batch id (they
- * may come in any order), and keeps every unacked batch until its ack. When the socket closes for any reason
- * it reconnects with backoff (renewing the token on a 401) and re-sends every unacked batch verbatim, same id
- * and same events: the server's dedup makes that safe, so delivery is at-least-once and storage exactly-once.
+ * One player over one WebSocket, through the client library: the library batches, keeps every batch until its
+ * ack, reconnects with backoff and a fresh token, and re-sends unacked batches verbatim (same id, same events).
+ * This class adds what a load generator needs and a game does not: a quota and rate, counters for the summary,
+ * and giving up (a game keeps trying; a CLI run must end and say why).
  */
 export class WsPlayer implements Player {
   private readonly url: URL;
-  private readonly builder: BatchBuilder;
-  private readonly unacked = new Map<string, Unacked>();
+  private readonly generator: EventGenerator;
   private readonly change = new ChangeSignal();
-  private readonly stopper = new AbortController();
-  private socket: WebSocket | undefined;
-  private connecting: WebSocket | undefined;
-  private endConnection: (() => void) | undefined;
+  private client: TelemetryClient | undefined;
   private connections = 0;
-  /** Whether the current connection received anything: a socket that closes without progress counts as a failure. */
-  private progressed = false;
-  private lastSendAt = 0;
-  private pingSentAt = 0;
-  private pingTimer: NodeJS.Timeout | undefined;
+  private lastProgressAt = Date.now();
+  private lastError: unknown;
+  /** When a batch first got a retryable error, while it keeps getting them. */
+  private readonly retryingSince = new Map<string, number>();
   private fatal: Error | undefined;
+  private halted = false;
 
   constructor(
     private readonly ctx: PlayerContext,
     private readonly session: GuestSession,
   ) {
     this.url = backendUrlFor('ws', ctx.options.backendEndpoint);
-    this.builder = new BatchBuilder({
-      generator: new EventGenerator(ctx.runId, ctx.index),
-      idPrefix: `${ctx.runId}-${ctx.index}`,
-      maxEvents: ctx.options.batch,
-      maxBytes: ctx.tuning.maxPayloadBytes ?? LIMITS.wsMessageMaxBytes,
-      format: wsPutRecordsFrame,
-    });
+    this.generator = new EventGenerator(ctx.runId, ctx.index);
   }
 
   unackedEvents(): number {
-    let count = 0;
-    for (const entry of this.unacked.values()) count += entry.batch.events.length;
-    return count;
+    const stats = this.client?.stats();
+    return stats ? stats.queued + stats.unacked : 0;
   }
 
   async run(): Promise<void> {
+    const { abort, tuning } = this.ctx;
+    if (abort.aborted) return;
+    const client = await this.startClient();
     const onAbort = (): void => this.halt();
-    if (this.ctx.abort.aborted) return;
-    this.ctx.abort.addEventListener('abort', onAbort, { once: true });
-    const { pingIntervalMs, pongTimeoutMs, ackTimeoutMs } = this.ctx.tuning;
-    const tick = Math.max(10, Math.min(pingIntervalMs, pongTimeoutMs, ackTimeoutMs) / 4);
-    this.pingTimer = setInterval(() => this.checkLiveness(), tick);
-    const connection = this.keepConnected().catch((err: unknown) => this.fail(err));
+    abort.addEventListener('abort', onAbort, { once: true });
+    const watchdog = setInterval(() => this.checkProgress(), Math.max(10, Math.min(tuning.giveUpAfterMs / 4, 1000)));
     try {
       // Generate nothing before the first connection: a wrong URL then fails with nothing left unacked.
       while (this.connections === 0 && !this.halted) await this.change.changed();
-      await this.produce();
-      while (this.unacked.size > 0 && !this.halted) await this.change.changed();
+      await this.produce(client);
+      if (!this.halted) void client.flush(tuning.giveUpAfterMs + tuning.drainTimeoutMs); // the last, partial batch
+      while (this.unackedEvents() > 0 && !this.halted) await this.change.changed();
     } finally {
-      this.halt();
-      await connection;
-      this.ctx.abort.removeEventListener('abort', onAbort);
+      clearInterval(watchdog);
+      abort.removeEventListener('abort', onAbort);
+      await client.close(0);
     }
     if (this.fatal) throw this.fatal;
   }
 
-  private get halted(): boolean {
-    return this.stopper.signal.aborted;
-  }
-
-  /** Generates batches while the quota allows and the window has room; sends them when connected. */
-  private async produce(): Promise<void> {
-    const { quota, stats, options, onBatch } = this.ctx;
-    while (!this.halted) {
-      while (this.unacked.size >= options.maxInFlight && !this.halted) await this.change.changed();
-      if (this.halted) return;
-      const count = await quota.take(options.batch);
-      if (count === 0) return;
-      stats.generated += count;
-      for (const batch of this.builder.build(count)) {
-        if (onBatch) await onBatch(batch);
-        const entry: Unacked = { batch, firstSentAt: 0, lastSentAt: 0, retryTimer: undefined, retryAttempt: 0, failingSince: 0 };
-        this.unacked.set(batch.id, entry);
-        this.send(entry);
-      }
-    }
-  }
-
-  /** Connects, and reconnects whenever the socket closes, until the player halts or gives up. */
-  private async keepConnected(): Promise<void> {
-    const { tuning, stats } = this.ctx;
-    let attempt = 0;
-    let failingSince = 0;
-    let lastError: unknown;
-    while (!this.halted) {
-      let failed = false;
-      try {
-        const { closed } = await this.connect();
-        if (this.connections > 1) stats.reconnects++;
-        await closed;
-        if (this.halted) return;
-        failed = !this.progressed;
-        if (failed) lastError = new Error('the server closed the connection before answering anything');
-      } catch (err) {
-        if (this.halted) return;
-        failed = true;
-        lastError = err;
-        if (this.connections === 0) {
-          // At startup a failure almost always means a wrong URL or no server: say so now, not in a minute.
-          const refused = err instanceof IdentityError && err.code === 'rejected';
-          if (refused || attempt + 1 >= tuning.startupAttempts) throw this.giveUp(err);
-        }
-        if (err instanceof UpgradeRefusedError && err.status === 401) {
-          // The token was refused (expired, or the server restarted with new keys): refresh, else log in again.
-          await this.session.renew().catch((renewError: unknown) => {
-            lastError = renewError;
-          });
-        }
-      }
-      if (failed) {
-        failingSince ||= Date.now();
-        if (Date.now() - failingSince >= tuning.giveUpAfterMs) throw this.giveUp(lastError);
-        attempt++;
-      } else {
-        attempt = 0;
-        failingSince = 0;
-      }
-      await sleep(backoffDelay(attempt, tuning.backoffBaseMs, tuning.backoffMaxMs), this.stopper.signal);
-    }
-  }
-
-  /** Opens a socket; resolves once it is open, with a promise of its closing (wrapped: a returned promise would be awaited). */
-  private async connect(): Promise<{ closed: Promise<void> }> {
-    const token = await this.session.token();
-    if (this.halted) throw new Error('halted');
-    const url = new URL(this.url);
-    url.searchParams.set('auth_token', token);
-    // No permessage-deflate: JSON events compress well, but at benchmark rates the CPU matters more.
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.ctx.tuning.requestTimeoutMs });
-    this.connecting = ws;
-    await new Promise<void>((resolve, reject) => {
-      let refusedWith = 0;
-      ws.once('unexpected-response', (_request, response) => {
-        refusedWith = response.statusCode ?? 0;
-        response.resume();
-        ws.terminate();
-      });
-      ws.once('open', resolve);
-      ws.once('error', (err) => reject(refusedWith > 0 ? new UpgradeRefusedError(refusedWith) : err));
-    }).finally(() => {
-      this.connecting = undefined;
+  private async startClient(): Promise<TelemetryClient> {
+    const { options, tuning } = this.ctx;
+    const client = await startNodeClient({
+      endpoint: options.loginEndpoint,
+      websocketEndpoint: this.url.href,
+      session: this.session,
+      batchMaxEvents: options.batch,
+      batchMaxBytes: tuning.maxPayloadBytes ?? LIMITS.wsMessageMaxBytes,
+      // Batches are cut as the quota hands out events; the interval only bounds a partial one's wait.
+      flushIntervalMs: 100,
+      maxInFlightBatches: options.maxInFlight,
+      maxQueuedEvents: options.maxInFlight * options.batch * 2,
+      pingIntervalMs: tuning.pingIntervalMs,
+      pongTimeoutMs: tuning.pongTimeoutMs,
+      ackTimeoutMs: tuning.ackTimeoutMs,
+      backoffBaseMs: tuning.backoffBaseMs,
+      backoffMaxMs: tuning.backoffMaxMs,
+      requestTimeoutMs: tuning.requestTimeoutMs,
+      restFallbackAfterFailures: 0,
     });
+    this.client = client;
+    this.observe(client);
+    return client;
+  }
 
-    const closed = new Promise<void>((resolve) => {
-      this.endConnection = resolve;
-      ws.on('error', () => {
-        // 'close' follows and triggers the reconnect; nothing to add here.
-      });
-      ws.once('close', () => {
-        if (this.socket === ws) this.socket = undefined;
-        this.change.notify();
-        resolve();
-      });
+  /** Counts what the library reports into the run's stats, and notes progress for giving up. */
+  private observe(client: TelemetryClient): void {
+    const { stats, onBatch } = this.ctx;
+    const progressed = (): void => {
+      this.lastProgressAt = Date.now();
+      this.change.notify();
+    };
+    client.on('connected', () => {
+      if (++this.connections > 1) stats.reconnects++;
+      progressed();
     });
-    ws.on('message', (data) => this.onMessage(data));
-    this.socket = ws;
-    this.connections++;
-    this.change.notify();
-    this.progressed = false;
-    this.pingSentAt = 0;
-    this.lastSendAt = performance.now();
-    for (const entry of this.unacked.values()) entry.lastSentAt = 0;
-    // Re-send everything unacked, oldest first; batches waiting out a retry delay keep waiting.
-    for (const entry of this.unacked.values()) {
-      if (entry.retryTimer === undefined) this.send(entry);
-    }
-    return { closed };
-  }
-
-  private send(entry: Unacked): void {
-    const ws = this.socket;
-    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return; // goes out after the next connect
-    const { stats } = this.ctx;
-    if (entry.firstSentAt === 0) {
-      entry.firstSentAt = performance.now();
-      stats.sent += entry.batch.events.length;
-    } else {
-      stats.resentBatches++;
-    }
-    ws.send(entry.batch.payload);
-    this.lastSendAt = entry.lastSentAt = performance.now();
-  }
-
-  private onMessage(data: RawData): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(data.toString());
-    } catch {
-      return; // not ours to interpret; the socket stays useful
-    }
-    this.progressed = true;
-    this.pingSentAt = 0;
-    if (message === null || typeof message !== 'object') return;
-    const frame = message as { type?: unknown; id?: unknown };
-    if (frame.type === 'ack') this.onAck(frame as AckFrame);
-    else if (frame.type === 'error') this.onErrorFrame(frame as ErrorFrame);
-  }
-
-  private onAck(ack: AckFrame): void {
-    const entry = typeof ack.id === 'string' ? this.unacked.get(ack.id) : undefined;
-    if (!entry) return; // an ack for a batch already acked (a re-send) counts once
-    const { stats } = this.ctx;
-    const rejected = Array.isArray(ack.rejected) ? ack.rejected : [];
-    for (const item of rejected) stats.reject(typeof item?.error === 'string' ? item.error : 'unknown');
-    stats.acked += typeof ack.accepted === 'number' ? ack.accepted : entry.batch.events.length - rejected.length;
-    stats.ackLatency.add(performance.now() - entry.firstSentAt);
-    this.forget(entry);
-  }
-
-  private onErrorFrame(frame: ErrorFrame): void {
-    const entry = typeof frame.id === 'string' ? this.unacked.get(frame.id) : undefined;
-    if (!entry) return; // an error about no batch of ours (e.g. a ping the server did not like)
-    const code = typeof frame.error === 'string' ? frame.error : 'unknown';
-    const { stats, tuning } = this.ctx;
-    if (!RETRYABLE_CODES.has(code)) {
-      // The server refused the whole batch for good (too large, malformed…): re-sending cannot help.
-      stats.reject(code, entry.batch.events.length);
-      this.forget(entry);
-      return;
-    }
-    stats.retryableErrors++;
-    entry.lastSentAt = 0; // answered: not a candidate for the ack timeout while it waits to be re-sent
-    entry.failingSince ||= Date.now();
-    if (Date.now() - entry.failingSince >= tuning.giveUpAfterMs) {
-      this.fail(new GiveUpError(`The server kept answering "${code}" to batch ${entry.batch.id} for ${Math.round(tuning.giveUpAfterMs / 1000)} s: ${String(frame.message ?? '')}`));
-      return;
-    }
-    const delay = backoffDelay(entry.retryAttempt++, tuning.backoffBaseMs, tuning.backoffMaxMs);
-    clearTimeout(entry.retryTimer);
-    entry.retryTimer = setTimeout(() => {
-      entry.retryTimer = undefined;
-      if (this.unacked.get(entry.batch.id) === entry) this.send(entry);
-    }, delay);
-  }
-
-  private forget(entry: Unacked): void {
-    clearTimeout(entry.retryTimer);
-    this.unacked.delete(entry.batch.id);
-    this.change.notify();
-  }
-
-  /**
-   * Pings an idle socket (idle sockets are closed after 10 min) and replaces one that looks dead: its ping
-   * went unanswered, or a batch sent on it was never answered. The reconnect re-sends what is unacked.
-   */
-  private checkLiveness(): void {
-    const ws = this.socket;
-    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return;
-    const now = performance.now();
-    const { pingIntervalMs, pongTimeoutMs, ackTimeoutMs } = this.ctx.tuning;
-    if (this.pingSentAt > 0 && now - this.pingSentAt >= pongTimeoutMs) {
-      ws.terminate();
-      return;
-    }
-    for (const entry of this.unacked.values()) {
-      if (entry.lastSentAt > 0 && now - entry.lastSentAt >= ackTimeoutMs) {
-        ws.terminate();
+    client.on('sent', ({ batchId, events, resend }) => {
+      if (resend) {
+        stats.resentBatches++;
         return;
       }
+      stats.sent += events.length;
+      if (onBatch) {
+        const eventsJson = events.map((event) => JSON.stringify(event));
+        void onBatch({ id: batchId, events: eventsJson, payload: wsPutRecordsFrame(batchId, eventsJson) });
+      }
+    });
+    client.on('ack', ({ batchId, accepted, rejected, latencyMs }) => {
+      this.retryingSince.delete(batchId);
+      stats.acked += accepted;
+      for (const item of rejected) stats.reject(item.error);
+      stats.ackLatency.add(latencyMs);
+      progressed();
+    });
+    client.on('refused', ({ batchId, events, code }) => {
+      this.retryingSince.delete(batchId);
+      stats.reject(code, events.length);
+      progressed();
+    });
+    client.on('retry', ({ batchId, code }) => {
+      stats.retryableErrors++;
+      const since = this.retryingSince.get(batchId) ?? Date.now();
+      this.retryingSince.set(batchId, since);
+      if (Date.now() - since >= this.ctx.tuning.giveUpAfterMs) {
+        this.fail(new GiveUpError(`The server kept answering "${code}" to batch ${batchId} for ${Math.round(this.ctx.tuning.giveUpAfterMs / 1000)} s`));
+      }
+    });
+    client.on('failure', ({ failures, error }) => {
+      this.lastError = error;
+      if (this.connections > 0) return; // the watchdog decides once it has worked
+      // At startup a failure almost always means a wrong URL or no server: say so now, not in a minute.
+      const refused = error instanceof IdentityError && error.code === 'rejected';
+      if (refused || failures >= this.ctx.tuning.startupAttempts) this.fail(this.giveUp(error));
+    });
+  }
+
+  /** Hands the quota's events to the library while its window has room. */
+  private async produce(client: TelemetryClient): Promise<void> {
+    const { quota, stats, options } = this.ctx;
+    const room = options.maxInFlight * options.batch;
+    while (!this.halted) {
+      while (this.unackedEvents() >= room && !this.halted) await this.change.changed();
+      if (this.halted) return;
+      const count = await quota.take(options.batch);
+      if (count === 0 || this.halted) return;
+      stats.generated += count;
+      for (let i = 0; i < count; i++) client.trackEvent(JSON.parse(this.generator.next()) as TelemetryEvent);
     }
-    if (this.pingSentAt > 0) return;
-    if (now - this.lastSendAt >= pingIntervalMs) {
-      ws.send(PING_FRAME);
-      this.pingSentAt = now;
-      this.lastSendAt = now;
+  }
+
+  /** Gives up when nothing has moved for the give-up time while events wait. */
+  private checkProgress(): void {
+    if (this.halted || this.unackedEvents() === 0) {
+      this.lastProgressAt = Date.now();
+      return;
     }
+    if (Date.now() - this.lastProgressAt >= this.ctx.tuning.giveUpAfterMs) this.fail(this.giveUp(this.lastError));
   }
 
   private giveUp(lastError: unknown): GiveUpError {
     // Identity errors already name their URL and what to check.
     if (lastError instanceof IdentityError) return new GiveUpError(lastError.message);
     const what = this.connections === 0 ? 'Cannot connect to' : 'Lost the connection to';
-    const reason = lastError instanceof Error ? lastError.message : String(lastError);
+    const reason = lastError instanceof Error ? lastError.message : lastError === undefined ? 'no answer' : String(lastError);
     return new GiveUpError(
       `${what} ${this.url.href} (player ${this.ctx.index}): ${reason}. ` +
         'Is the server running (`npm start`), and is --backend-endpoint right?',
     );
   }
 
-  private fail(err: unknown): void {
-    this.fatal ??= err instanceof Error ? err : new Error(String(err));
+  private fail(error: Error): void {
+    this.fatal ??= error;
     this.halt();
   }
 
-  /** Stops everything now: no more sends, retries or reconnects; unacked batches stay counted as unacked. */
   private halt(): void {
-    if (this.halted) return;
-    this.stopper.abort();
-    clearInterval(this.pingTimer);
-    for (const entry of this.unacked.values()) clearTimeout(entry.retryTimer);
-    this.connecting?.terminate();
-    const ws = this.socket;
-    if (ws) {
-      ws.close(1000, 'done');
-      // Do not wait up to ws's 30 s close timeout for a server that does not answer the close.
-      setTimeout(() => ws.terminate(), 1000).unref();
-    }
-    this.endConnection?.();
+    this.halted = true;
     this.change.notify();
   }
-}
-
-interface AckFrame {
-  readonly id?: unknown;
-  readonly accepted?: unknown;
-  readonly rejected?: readonly ({ error?: unknown } | null)[];
-}
-
-interface ErrorFrame {
-  readonly id?: unknown;
-  readonly error?: unknown;
-  readonly message?: unknown;
 }

@@ -387,6 +387,7 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
       return 'failed';
     }
     let opened = false;
+    let stopListener: (() => void) | undefined;
     const outcome = await new Promise<ConnectionOutcome>((resolve) => {
       let done = false;
       const finish = (result: ConnectionOutcome): void => {
@@ -429,8 +430,13 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
         // 1001 "going away": the server's idle or 2-hour limit, or a restart; reconnect at once.
         finish(!opened ? 'failed' : event.code === 1001 ? 'renew' : 'lost');
       };
+      // close() ends a handshake in progress too, not only an open socket.
+      const onStop = (): void => finish('stopped');
+      this.stopper.signal.addEventListener('abort', onStop, { once: true });
+      stopListener = () => this.stopper.signal.removeEventListener('abort', onStop);
       if (this.stopped) finish('stopped');
     });
+    stopListener?.();
     this.afterSocket(ws);
     if (outcome === 'failed' && !opened) this.lastFailure ??= new Error(`cannot connect to ${this.wsUrl.href}`);
     if (outcome === 'failed' && !this.stopped) {
