@@ -3,12 +3,25 @@ import * as assert from 'uvu/assert';
 import { decodeHubRecord } from '../runtime/core/stored-row.ts';
 import { readArchive } from '../runtime/local/archive/read-archive.ts';
 import { dataPaths } from '../runtime/local/data-paths.ts';
+import { type Failpoint, FAILPOINTS } from '../runtime/local/failpoint.ts';
 import { HubStream } from '../runtime/local/stream/hub-stream.ts';
 import { ORIGINAL_EXAMPLE, tempDir, TestSocket } from './support/local.ts';
 import { exited, startServerProcess } from './support/server-process.ts';
 import { closeDuckDb, tableRows } from './support/table.ts';
 
-const ROUNDS = 5;
+/**
+ * What ends each round: a SIGKILL from outside at a random moment, or the process killing itself at a failpoint, the
+ * worst moment for one consumer (runtime/local/failpoint.ts). A last, clean round drains and stops with SIGTERM.
+ */
+const ROUNDS: readonly ('random' | Failpoint)[] = [
+  'random',
+  'delta-writer:before-commit',
+  'raw-archive:before-rename',
+  'random',
+  'delta-writer:after-commit',
+  'raw-archive:after-rename',
+  'random',
+];
 const BATCH = 50;
 
 interface Batch {
@@ -22,6 +35,8 @@ async function guestToken(url: string, guest?: { user_id: string; guest_secret: 
   return (await response.json()) as { user_id: string; guest_secret: string; auth_token: string };
 }
 
+const sleep = (ms: number) => new Promise<false>((resolve) => setTimeout(() => resolve(false), ms));
+
 async function waitForHealth(url: string, done: (health: any) => boolean, timeoutMs = 30_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -32,7 +47,8 @@ async function waitForHealth(url: string, done: (health: any) => boolean, timeou
   }
 }
 
-test('SIGKILL at random moments during ingest, restart each time: no acked event lost or stored twice, in the table or the archive', async () => {
+test('SIGKILL at random moments and at each consumer failpoint, restart each time: no acked event lost or stored twice, in the table or the archive', async () => {
+  assert.equal(new Set(ROUNDS.filter((end) => end !== 'random')), new Set(FAILPOINTS), 'every failpoint gets a round');
   const dir = tempDir();
   const args = ['--port', '0', '--data-dir', dir.path, '--delta-window', '0.15', '--archive-flush', '0.1', '--rate-limit', '0'];
   const acked = new Set<string>();
@@ -40,13 +56,29 @@ test('SIGKILL at random moments during ingest, restart each time: no acked event
   let guest: { user_id: string; guest_secret: string } | undefined;
   let next = 0;
   try {
-    for (let round = 0; round <= ROUNDS; round++) {
-      const server = await startServerProcess(args);
-      const login = await guestToken(server.url, guest);
-      guest ??= { user_id: login.user_id, guest_secret: login.guest_secret };
-      assert.is(login.user_id, guest.user_id, 'the returning guest keeps its player id');
-      const socket = await TestSocket.open(server.url.replace(/^http/, 'ws'), login.auth_token);
-      socket.ws.on('message', (data) => {
+    for (let round = 0; round <= ROUNDS.length; round++) {
+      const end = ROUNDS[round];
+      const failpoint = end !== undefined && end !== 'random';
+      const server = await startServerProcess(args, failpoint ? { TELEMETRY_FAILPOINT: end } : {}).catch((error: Error) => {
+        // The consumers resume the last round's leftovers at once: a failpoint may fire before the server is up.
+        if (failpoint && error.message.startsWith('server exited with SIGKILL')) return undefined;
+        throw error;
+      });
+      if (!server) continue;
+      const gone = exited(server.child);
+      let died = false;
+      void gone.then(() => (died = true));
+      let socket: TestSocket | undefined;
+      try {
+        const login = await guestToken(server.url, guest);
+        guest ??= { user_id: login.user_id, guest_secret: login.guest_secret };
+        assert.is(login.user_id, guest.user_id, 'the returning guest keeps its player id');
+        socket = await TestSocket.open(server.url.replace(/^http/, 'ws'), login.auth_token);
+      } catch (error) {
+        // A failpoint may fire before the client is in: the consumers resume the last round's leftovers at once.
+        if (end === undefined || end === 'random' || !(await Promise.race([gone.then(() => true), sleep(2000)]))) throw error;
+      }
+      socket?.ws.on('message', (data) => {
         const frame = JSON.parse(data.toString());
         const batch = unacked.get(frame.id);
         if (frame.type !== 'ack' || !batch) return;
@@ -54,9 +86,9 @@ test('SIGKILL at random moments during ingest, restart each time: no acked event
         for (const event of batch.events) acked.add(event.event_id);
       });
       // What the previous process never acked is sent again first, as the client library does.
-      for (const batch of unacked.values()) socket.send({ action: 'put-records', ...batch });
+      for (const batch of unacked.values()) socket?.send({ action: 'put-records', ...batch });
 
-      if (round === ROUNDS) {
+      if (end === undefined) {
         await waitForHealth(server.url, () => unacked.size === 0);
         const health = await waitForHealth(server.url, (h) => h.delta_writer.lag === 0 && h.raw_archive.lag === 0 && h.stream.lastPosition > 0);
         assert.ok(health.delta_writer.healthy);
@@ -64,8 +96,9 @@ test('SIGKILL at random moments during ingest, restart each time: no acked event
         assert.is((await exited(server.child)).code, 0);
         break;
       }
-      const killAt = Date.now() + 150 + Math.random() * 1200;
-      while (Date.now() < killAt) {
+      // A random round ends at a random moment; a failpoint round when the process reaches its point and dies.
+      const killAt = end === 'random' ? Date.now() + 150 + Math.random() * 1200 : Date.now() + 30_000;
+      while (socket && Date.now() < killAt && !died) {
         if (unacked.size < 16) {
           const id = `b${next++}`;
           const batch = { id, events: Array.from({ length: BATCH }, (_, i) => ({ ...ORIGINAL_EXAMPLE, event_id: `${id}-${i}` })) };
@@ -76,9 +109,10 @@ test('SIGKILL at random moments during ingest, restart each time: no acked event
         }
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
+      if (end !== 'random') assert.ok(died, `the process reached ${end} within 30 s`);
       server.child.kill('SIGKILL');
-      await exited(server.child);
-      socket.ws.terminate();
+      assert.is((await gone).signal, 'SIGKILL', `round ${round} (${end}) ended in a SIGKILL`);
+      socket?.ws.terminate();
     }
 
     const rows = await tableRows(dir.path);
@@ -90,7 +124,7 @@ test('SIGKILL at random moments during ingest, restart each time: no acked event
     assert.ok(rows.every((row) => row.player_id === guest!.user_id));
     // Everything sent was acked in the end (the last round re-sent the rest), so the table is exactly that.
     assert.is(stored.size, acked.size);
-    assert.ok(acked.size >= BATCH * ROUNDS, `enough traffic: ${acked.size}`);
+    assert.ok(acked.size >= BATCH * ROUNDS.length, `enough traffic: ${acked.size}`);
 
     // The raw archive holds every stream record exactly once, byte for byte, in position order.
     const stream = HubStream.open({ path: dataPaths(dir.path).stream, trimIntervalMs: 0 });

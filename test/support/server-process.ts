@@ -5,9 +5,13 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** `npm start`'s entry point as a real child process (tsx, no npm wrapper, so signals reach it directly). */
-export async function startServerProcess(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+export async function startServerProcess(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/local/main.ts', ...args], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -22,9 +26,9 @@ export async function startServerProcess(args: string[]): Promise<{ child: Child
         resolve(match[1]!);
       }
     });
-    child.once('exit', (code) => {
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
+      reject(new Error(`server exited with ${code ?? signal}:\n${output}`));
     });
   });
   return { child, url, output: () => output };

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { TEMP_PREFIX, archiveFileName, hourDir } from './archive-layout.ts';
+import { failpoint } from '../failpoint.ts';
 
 // The callback form runs on libuv's thread pool, so compressing 5 MiB does not stall the gateway's event loop.
 const gzipAsync = promisify(gzip);
@@ -43,6 +44,7 @@ export async function writeArchiveFile(
     } finally {
       await handle.close();
     }
+    failpoint('raw-archive:before-rename');
     await rename(temp, final);
   } catch (error) {
     await unlink(temp).catch(() => {});

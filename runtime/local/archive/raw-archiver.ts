@@ -2,6 +2,7 @@ import type { HubStream, StreamEntry } from '../stream/hub-stream.ts';
 import { writeArchiveFile } from './archive-file.ts';
 import { hourKey, rawArchiveDir } from './archive-layout.ts';
 import { findResumePoint } from './archive-scan.ts';
+import { failpoint } from '../failpoint.ts';
 
 /** The archiver's consumer name in the hub stream (its committed position holds back retention). */
 export const RAW_ARCHIVE_CONSUMER = 'raw-archive';
@@ -184,6 +185,7 @@ export async function startRawArchiver(options: RawArchiverOptions): Promise<Raw
     const hour = nextHour(lastHour, hourKey(first.appendedAt));
     const data = buffer.length === 1 ? first.data : Buffer.concat(buffer.map((entry) => entry.data), bufferedBytes);
     const written = await writeArchiveFile(root, hour, { first: first.position, last: last.position }, data);
+    failpoint('raw-archive:after-rename');
     archived = last.position;
     covered = Math.max(covered, archived);
     lastHour = hour;

@@ -14,6 +14,7 @@ import type { HubStream } from '../stream/hub-stream.ts';
 import type { PositionedRow } from './dedup-index.ts';
 import { DedupIndex } from './dedup-index.ts';
 import { EVENTS_PARTITION_COLUMNS, EVENTS_SCHEMA, eventsTablePath } from './events-table.ts';
+import { failpoint } from '../failpoint.ts';
 
 export interface DeltaWriterOptions {
   readonly stream: HubStream;
@@ -172,6 +173,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       }
       const adds = batch ? await batch.finish() : [];
       batch = undefined;
+      failpoint('delta-writer:before-commit');
       const commitOptions = {
         operation: 'STREAMING UPDATE',
         operationParameters: { outputMode: 'Append', queryId: appId, epochId: String(last) },
@@ -193,6 +195,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
         // Another writer of the same stream got there first: this batch is already in the table.
         buildActions: (current) => ((txnVersion(current, appId) ?? 0) >= last ? null : actions),
       });
+      failpoint('delta-writer:after-commit');
       position = last;
       if (result.committed && result.version !== undefined) {
         tableVersion = result.version;
