@@ -64,10 +64,15 @@ export class Outbox {
   /** Dropped since the client started, reported or not. */
   droppedTotal = 0;
 
+  /** A frame's bytes besides its events, for a batch id of this client (prefix plus a base-36 counter). */
+  private readonly frameOverhead: number;
+
   constructor(
     private readonly limits: OutboxLimits,
     private readonly batchIdPrefix: string,
-  ) {}
+  ) {
+    this.frameOverhead = frameOverheadBytes(batchIdPrefix.length + 12);
+  }
 
   /** Events waiting for a batch. */
   get queuedCount(): number {
@@ -115,8 +120,7 @@ export class Outbox {
 
   /** Whether enough is queued for a full batch. */
   hasFullBatch(): boolean {
-    const overhead = frameOverheadBytes(this.batchIdPrefix.length + 12);
-    return this.queuedCount >= this.limits.batchMaxEvents || overhead + this.queuedBytes + this.queuedCount >= this.limits.batchMaxBytes;
+    return this.queuedCount >= this.limits.batchMaxEvents || this.frameOverhead + this.queuedBytes + this.queuedCount >= this.limits.batchMaxBytes;
   }
 
   /** The oldest event waiting for a batch. */
