@@ -1,13 +1,14 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Action } from '../../delta/actions.ts';
+import type { Action, AddFile } from '../../delta/actions.ts';
 import { maybeCheckpoint } from '../../delta/checkpoint-writer.ts';
+import type { AppendResult } from '../../delta/commit.ts';
 import { appendWithRetry, commitActions } from '../../delta/commit.ts';
 import { createTable } from '../../delta/create-table.ts';
 import type { DataFileBatch } from '../../delta/data-file-batch.ts';
 import { openDataFileBatch } from '../../delta/data-file-batch.ts';
 import { DeltaCommitConflictError } from '../../delta/errors.ts';
-import { loadSnapshot, txnVersion } from '../../delta/snapshot.ts';
+import { dataFilePath, loadSnapshot, txnVersion } from '../../delta/snapshot.ts';
 import { decodeHubRecord } from '../../core/stored-row.ts';
 import { dataPaths } from '../data-paths.ts';
 import type { HubStream } from '../stream/hub-stream.ts';
@@ -111,6 +112,14 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
   let stopping = false;
   const stopController = new AbortController();
   const drainWaiters: Array<{ target: number; resolve: () => void }> = [];
+  /**
+   * Data files of attempts that failed after writing them: their commit may or may not have landed (an error can
+   * come after the commit file was linked). The next commit of ours settles it, and then they are deleted, so a
+   * lasting fault does not leave a copy of the batch behind on every retry.
+   */
+  const unconfirmed: AddFile[] = [];
+  const discard = (files: readonly AddFile[]) =>
+    Promise.all(files.map((file) => unlink(dataFilePath(tablePath, file.path)).catch(() => undefined)));
 
   const wait = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -133,6 +142,8 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
     let admittedRows = 0;
     let deadline = Number.POSITIVE_INFINITY;
     let after = position;
+    /** Files written by this attempt while its commit's outcome is unknown. */
+    let pending: AddFile[] = [];
     try {
       // After a failed attempt the index may hold keys of this batch; the table's txn says they are not in.
       if (failures > 0) index.rollbackAfter(position);
@@ -173,6 +184,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       }
       const adds = batch ? await batch.finish() : [];
       batch = undefined;
+      pending = adds;
       failpoint('delta-writer:before-commit');
       const commitOptions = {
         operation: 'STREAMING UPDATE',
@@ -180,7 +192,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
         isBlindAppend: true,
       };
       const actions: Action[] = [{ txn: { appId, version: last, lastUpdated: now() } }, ...adds.map((add) => ({ add }))];
-      let result: { committed: boolean; version?: number } | undefined;
+      let result: AppendResult | { committed: true; version: number } | undefined;
       if (tableVersion !== undefined) {
         // The usual case: nobody else writes this table, so the next version is ours without replaying the log.
         // The commit is an exclusive create, so a writer that got there first makes this fail, never overwritten.
@@ -192,33 +204,45 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
       }
       result ??= await appendWithRetry(tablePath, {
         ...commitOptions,
-        // Another writer of the same stream got there first: this batch is already in the table.
-        buildActions: (current) => ((txnVersion(current, appId) ?? 0) >= last ? null : actions),
+        // The table's txn is already past where this batch starts: an earlier attempt of ours whose commit landed
+        // although it reported an error (an I/O error after the link, fsyncing the log directory), or another writer
+        // of this stream, holds some or all of these positions. Committing the batch would store them twice.
+        buildActions: (current) => ((txnVersion(current, appId) ?? 0) > position ? null : actions),
       });
       failpoint('delta-writer:after-commit');
-      position = last;
-      if (result.committed && result.version !== undefined) {
+      pending = [];
+      if (result.committed) {
+        position = last;
         tableVersion = result.version;
         commits++;
         rowsWritten += admittedRows;
+        duplicatesDropped += rows - admittedRows;
+        quarantinedLines += invalid.length;
         lastCommitAt = now();
+        // This commit took the version after the last one we knew, or was built on a snapshot whose txn was still
+        // `position`: no earlier failed attempt's commit landed, so nothing references their files.
+        await discard(unconfirmed.splice(0));
         await maybeCheckpoint(tablePath, result.version, checkpointInterval).catch((error) =>
           // A missing checkpoint only slows readers down; the commit itself is done.
           logError('checkpoint failed', error),
         );
       } else {
-        // Another writer had committed this batch: the table has moved on without us, so re-read it next time.
-        tableVersion = undefined;
+        // The table moved on without this batch: resume from its txn, forget the keys recorded after it, and drop
+        // this attempt's files, which no commit references. Earlier attempts' files may be the ones in the table.
+        position = Math.max(position, txnVersion(result.snapshot, appId) ?? position);
+        tableVersion = result.snapshot.version;
+        unconfirmed.length = 0;
+        await discard(adds);
+        index.rollbackAfter(position);
       }
-      duplicatesDropped += rows - admittedRows;
-      quarantinedLines += invalid.length;
-      stream.commitConsumer('delta-writer', last);
+      stream.commitConsumer('delta-writer', position);
       if (now() - lastExpiry >= Math.min(EXPIRE_EVERY_MS, options.dedupWindowMs)) {
         index.expire();
         lastExpiry = now();
       }
     } finally {
       await batch?.abort();
+      unconfirmed.push(...pending);
     }
   }
 
