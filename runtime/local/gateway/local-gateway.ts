@@ -80,7 +80,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return work;
   };
   const sockets = new Map<WebSocket, Connection>();
+  /** Open sockets per player, counting upgrades admitted and not yet done, so racing upgrades cannot pass the limit. */
   const playerConnections = new Map<string, number>();
+  /** Upgrades past the limit checks whose `$connect` has not finished yet. */
+  let upgrading = 0;
+  /** Requests still receiving their body: nothing of theirs is accepted yet, so shutdown cuts them at once. */
+  const readingBodies = new Set<IncomingMessage>();
   let closing = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.wsMessageMaxBytes, perMessageDeflate: false });
@@ -107,9 +112,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         send(res, 404, { error: 'not_found', message: `use POST ${url.pathname}` });
         return;
       }
-      const body = await readBody(req, HTTP_PAYLOAD_MAX_BYTES);
-      if (body === undefined) {
+      readingBodies.add(req);
+      const body = await readBody(req, HTTP_PAYLOAD_MAX_BYTES).finally(() => readingBodies.delete(req));
+      if (body === 'aborted') return; // the client went away, or shutdown cut a body that never completed
+      if (body === 'too_large') {
+        // Answer at once, then stop reading: the rest of the body is not worth receiving (API Gateway cuts at 10 MiB).
+        res.setHeader('connection', 'close');
         send(res, 413, { error: 'too_large', message: `the body exceeds ${HTTP_PAYLOAD_MAX_BYTES} bytes` });
+        // A short grace before the cut, so the client reads the answer instead of a reset.
+        res.once('finish', () => setTimeout(() => req.destroy(), 1000).unref());
         return;
       }
       const result = await options.restHandler(httpApiEvent(req, url, body));
@@ -151,15 +162,45 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return;
     }
     if (socket.destroyed) return;
-    if (sockets.size >= (options.wsMaxConnections ?? Number.POSITIVE_INFINITY)) {
+    if (sockets.size + upgrading >= (options.wsMaxConnections ?? Number.POSITIVE_INFINITY)) {
       refuse(socket, 429, 'Too Many Requests');
       return;
     }
+    const player = authorizer.playerId;
     const perPlayer = options.wsMaxConnectionsPerPlayer ?? Number.POSITIVE_INFINITY;
-    if ((playerConnections.get(authorizer.playerId) ?? 0) >= perPlayer) {
+    if ((playerConnections.get(player) ?? 0) >= perPlayer) {
       refuse(socket, 429, 'Too Many Requests');
       return;
     }
+    // Hold the slot from the check on: between here and accept() there are awaits, and other upgrades run.
+    playerConnections.set(player, (playerConnections.get(player) ?? 0) + 1);
+    upgrading++;
+    let accepted = false;
+    try {
+      await connectSocket(req, socket, head, url, connectionId, authorizer, () => {
+        accepted = true;
+      });
+    } finally {
+      upgrading--;
+      if (!accepted) releasePlayerSlot(player);
+    }
+  }
+
+  function releasePlayerSlot(player: string): void {
+    const open = (playerConnections.get(player) ?? 1) - 1;
+    if (open > 0) playerConnections.set(player, open);
+    else playerConnections.delete(player);
+  }
+
+  async function connectSocket(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    url: URL,
+    connectionId: string,
+    authorizer: WsAuthorizerContext,
+    onAccepted: () => void,
+  ): Promise<void> {
     const now = Date.now();
     const connection: Connection = {
       connectionId,
@@ -175,18 +216,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       refuse(socket, connected.statusCode, 'Forbidden');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, connection));
+    // ws calls back at once, or never when the socket died meanwhile (then the slot is released).
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      onAccepted();
+      accept(ws, connection);
+    });
   }
 
+  /** A socket whose player slot is already counted (see upgrade()). */
   function accept(ws: WebSocket, connection: Connection): void {
     sockets.set(ws, connection);
     const player = connection.authorizer.playerId;
-    playerConnections.set(player, (playerConnections.get(player) ?? 0) + 1);
     ws.on('message', (data: RawData) => {
       connection.lastActivity = Date.now();
       const body = rawText(data);
+      // Only the size is kept for the callbacks below: the frame's text must not outlive its handling.
+      const bytes = body.length;
       connection.inFlight++;
-      connection.inFlightBytes += body.length;
+      connection.inFlightBytes += bytes;
       updateFlow(ws, connection);
       void track(
         options
@@ -197,7 +244,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           .catch((error) => logError('unexpected failure handling a WebSocket message', error))
           .finally(() => {
             connection.inFlight--;
-            connection.inFlightBytes -= body.length;
+            connection.inFlightBytes -= bytes;
             updateFlow(ws, connection);
           }),
       );
@@ -210,9 +257,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     ws.on('close', () => {
       sockets.delete(ws);
-      const open = (playerConnections.get(player) ?? 1) - 1;
-      if (open > 0) playerConnections.set(player, open);
-      else playerConnections.delete(player);
+      releasePlayerSlot(player);
       void track(options.wsMessageHandler(wsRouteEvent(connection, '$disconnect', 'DISCONNECT'))).catch((error) =>
         logError('unexpected failure in $disconnect', error),
       );
@@ -277,6 +322,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       clearInterval(sweeper);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // A request still receiving its body has nothing accepted yet: cut it rather than wait on a stalled client.
+      for (const req of readingBodies) req.destroy();
       // Drain: requests and messages already received finish (and are acked) before their sockets close.
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       for (const ws of sockets.keys()) ws.close(CLOSE_GOING_AWAY, 'server shutting down');
@@ -298,18 +345,26 @@ function routedEvent(connection: Connection, body: string) {
   return wsRouteEvent(connection, selected.route, 'MESSAGE', body, selected);
 }
 
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+/** The whole body; 'too_large' as soon as it passes `maxBytes` (the rest is discarded); 'aborted' if it never completes. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too_large' | 'aborted'> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
       size += chunk.byteLength;
-      if (size > maxBytes) tooLarge = true;
-      if (!tooLarge) chunks.push(chunk);
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      tooLarge = true;
+      chunks.length = 0;
+      resolve('too_large');
     });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('end', () => resolve(tooLarge ? 'too_large' : Buffer.concat(chunks, size)));
+    req.on('error', () => resolve('aborted'));
+    req.on('close', () => resolve(tooLarge ? 'too_large' : 'aborted')); // after 'end' this changes nothing
   });
 }
 
