@@ -254,6 +254,30 @@ test('send(): a one-off event over REST; bad events throw the server’s code wh
   }
 });
 
+test('pings keep a quiet session inside the idle limit, and it renews its connection before the age limit', async () => {
+  const env = await startTestPipeline({ wsIdleTimeoutMs: 400 });
+  const pinging = await client(env.url, { pingIntervalMs: 100 });
+  const ageing = await client(env.url, { pingIntervalMs: 100, maxConnectionAgeMs: 300 });
+  const closedBy: number[] = [];
+  pinging.on('disconnected', ({ code }) => closedBy.push(code));
+  try {
+    await until(() => pinging.connected && ageing.connected, 'both connected');
+    const ids = [pinging.track('Login', { level: 1 }), ageing.track('Login', { level: 2 })];
+    await new Promise((resolve) => setTimeout(resolve, 1200)); // three idle limits, four connection ages
+    ids.push(pinging.track('Logout'), ageing.track('Logout'));
+    assert.ok((await pinging.flush()) && (await ageing.flush()));
+    assert.equal(closedBy, [], 'the server never closed the pinging socket for idleness');
+    assert.is(pinging.stats().connections, 1);
+    assert.ok(ageing.stats().connections >= 3, `renewed before its age limit (${ageing.stats().connections} connections)`);
+    const rows = [...(await rowsOf(env, pinging.userId)), ...(await rowsOf(env, ageing.userId))];
+    assertExactlyOnce(rows, ids);
+  } finally {
+    await pinging.close();
+    await ageing.close();
+    await env.stop();
+  }
+});
+
 test('batches stay under the byte limit with multi-byte text, and restored batches keep their ids', () => {
   const outbox = new Outbox({ maxEvents: 1000, batchMaxEvents: 500, batchMaxBytes: 4096, dropPolicy: 'drop-oldest' }, 'p');
   for (let i = 0; i < 100; i++) {
