@@ -278,6 +278,25 @@ test('pings keep a quiet session inside the idle limit, and it renews its connec
   }
 });
 
+test('close() during a WebSocket handshake that never completes ends at once, and the process lives on', async () => {
+  const env = await startTestPipeline();
+  const hung = await TcpProxy.start();
+  hung.hold();
+  const game = await client(env.url, { websocketEndpoint: hung.url.replace(/^http/, 'ws'), restFallbackAfterFailures: 0, requestTimeoutMs: 10_000 });
+  try {
+    game.track('Login', { level: 1 });
+    await until(() => hung.sockets > 0, 'the handshake to start');
+    const started = Date.now();
+    assert.not.ok(await game.close(100), 'nothing could be delivered');
+    assert.ok(Date.now() - started < 2000, `close() did not wait for the handshake timeout (${Date.now() - started} ms)`);
+    // An unhandled 'error' from the socket would have ended this process before the next line.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    await hung.close();
+    await env.stop();
+  }
+});
+
 test('batches stay under the byte limit with multi-byte text, and restored batches keep their ids', () => {
   const outbox = new Outbox({ maxEvents: 1000, batchMaxEvents: 500, batchMaxBytes: 4096, dropPolicy: 'drop-oldest' }, 'p');
   for (let i = 0; i < 100; i++) {

@@ -394,7 +394,9 @@ export class TelemetryClient<M extends Record<string, unknown> = Record<string, 
         if (done) return;
         done = true;
         clearTimeout(handshake);
-        ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+        ws.onopen = ws.onmessage = ws.onclose = null;
+        // Not null: closing a socket that is still connecting makes `ws` emit an error, fatal with no listener.
+        ws.onerror = () => {};
         if (this.connection?.ws === ws) this.connection = undefined;
         if (ws.readyState <= 1) {
           try {

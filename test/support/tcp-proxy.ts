@@ -8,6 +8,7 @@ import { type AddressInfo, type Server, type Socket, connect, createServer } fro
 export class TcpProxy {
   private readonly connections = new Set<Socket>();
   private upstream: { host: string; port: number } | undefined;
+  private holding = false;
 
   private constructor(private readonly server: Server) {}
 
@@ -34,7 +35,14 @@ export class TcpProxy {
   /** Connections are refused from now on (and the open ones cut), as if the server were unreachable. */
   down(): void {
     this.upstream = undefined;
+    this.holding = false;
     this.cut();
+  }
+
+  /** Connections are accepted and never answered from now on, as a server that hangs mid-handshake. */
+  hold(): void {
+    this.upstream = undefined;
+    this.holding = true;
   }
 
   /** Destroys every open connection, both ways, wherever its traffic is. */
@@ -43,9 +51,9 @@ export class TcpProxy {
     this.connections.clear();
   }
 
-  /** Open client connections. */
-  get open(): number {
-    return [...this.connections].length / 2;
+  /** Open sockets: both ends of each relayed connection, the client's alone of a held one. */
+  get sockets(): number {
+    return this.connections.size;
   }
 
   async close(): Promise<void> {
@@ -56,7 +64,12 @@ export class TcpProxy {
   private accept(client: Socket): void {
     const upstream = this.upstream;
     if (!upstream) {
-      client.destroy();
+      if (!this.holding) client.destroy();
+      else {
+        this.connections.add(client);
+        client.on('error', () => {});
+        client.on('close', () => this.connections.delete(client));
+      }
       return;
     }
     const server = connect(upstream.port, upstream.host);
