@@ -13,6 +13,7 @@ import { STORED_ROW_COLUMNS } from '../runtime/core/event.ts';
 import type { ErrorCode } from '../runtime/core/errors.ts';
 import { ERROR_CODES } from '../runtime/core/errors.ts';
 import { packRows } from '../runtime/core/hub-record.ts';
+import { acceptAndPack, acceptEvents } from '../runtime/core/intake.ts';
 import { decodeHubRecord } from '../runtime/core/stored-row.ts';
 import { parseUpdatedAt } from '../runtime/core/timestamp.ts';
 import { validateEvent } from '../runtime/core/validate-event.ts';
@@ -27,6 +28,7 @@ import {
   emoji,
   loneSurrogate,
   nearlyValidEventArb,
+  playerIdArb,
   referenceTimestamp,
   referenceValidate,
   roughTimestampArb,
@@ -289,6 +291,36 @@ test('packRows: the partition key counts its UTF-8 bytes against the limit for a
       limitChoiceArb,
       (rows, choice) => assertPacking(rows, limitFor(rows, choice)),
     ),
+    runs(300),
+  );
+});
+
+test('acceptAndPack: the very records and rejections of packRows(acceptEvents(...)), for any events and limit', () => {
+  const eventsArb = fc.array(
+    fc.oneof(validEventArb.map((c) => c.input), nearlyValidEventArb, anyEventInputArb),
+    { maxLength: 12 },
+  );
+  fc.assert(
+    fc.property(eventsArb, playerIdArb, fc.integer({ min: 2 * KiB, max: 64 * KiB }), (events, playerId, limit) => {
+      const enrichment = { playerId, receivedAt: NOW_ISO, source: 'ws' as const };
+      const { rows, rejected } = acceptEvents(events, enrichment);
+      // A row too big for a small limit is refused by both, with the same error.
+      let expected: unknown;
+      try {
+        expected = { records: packRows(rows, limit), accepted: rows.length, rejected };
+      } catch (error) {
+        expected = (error as Error).message;
+      }
+      let actual: unknown;
+      try {
+        actual = acceptAndPack(events, enrichment, limit);
+      } catch (error) {
+        actual = (error as Error).message;
+      }
+      const bytes = (value: unknown) =>
+        typeof value === 'string' ? value : { ...(value as object), records: (value as { records: { partitionKey: string; data: Uint8Array }[] }).records.map((r) => [r.partitionKey, Buffer.from(r.data).toString('hex')]) };
+      assert.equal(bytes(actual), bytes(expected));
+    }),
     runs(300),
   );
 });

@@ -3,6 +3,7 @@ import { RateLimitedError, TelemetryError } from '../core/errors.ts';
 import { batchEvents, parseJson } from '../core/intake.ts';
 import type { HandlerDeps } from './deps.ts';
 import { defaultLogError } from './deps.ts';
+import type { IngestResult } from './ingest.ts';
 import { ingestEvents } from './ingest.ts';
 import type { WsAuthorizerContext } from './ws-authorizer.ts';
 
@@ -31,36 +32,60 @@ export function createWsMessageHandler(deps: HandlerDeps): WsMessageHandler {
   const now = deps.now ?? Date.now;
   const logError = deps.logError ?? defaultLogError;
 
-  return async (event) => {
-    const { routeKey } = event.requestContext;
-    if (routeKey === '$connect' || routeKey === '$disconnect') return { statusCode: 200 };
+  // Not async on purpose (see ingestEvents): only the batch id and the pending commit outlive this call, not the
+  // event and its parsed body.
+  return (event) => {
+    let routeKey: string;
+    try {
+      ({ routeKey } = event.requestContext);
+    } catch (error) {
+      return Promise.reject(error); // as an async function would: the caller always gets a promise
+    }
+    if (routeKey === '$connect' || routeKey === '$disconnect') return Promise.resolve({ statusCode: 200 });
     let id: string | undefined;
     try {
       const message = PARSED_BODY in event ? event[PARSED_BODY] : parseJson(event.body ?? '');
       id = batchIdOf(message);
-      if (routeKey === 'ping') return reply({ type: 'pong' });
+      if (routeKey === 'ping') return Promise.resolve(reply({ type: 'pong' }));
       if (routeKey !== 'put-records') throw unknownAction(message);
       if (id === undefined) throw new TelemetryError('missing_field', 'a put-records message needs an "id" string', 'id');
 
       const playerId = event.requestContext.authorizer?.playerId;
       // API Gateway never routes a message of an unauthorized connection; this guards a misconfigured stage.
       if (!playerId) throw new TelemetryError('unauthorized', 'the connection has no verified player');
-      const result = await ingestEvents(batchEvents(message), { playerId, source: 'ws', now: now() }, deps.sink, deps.rateLimiter);
-      return reply({ type: 'ack', id, accepted: result.accepted, rejected: result.rejected });
+      return acknowledge(id, ingestEvents(batchEvents(message), { playerId, source: 'ws', now: now() }, deps.sink, deps.rateLimiter), logError);
     } catch (error) {
-      if (!(error instanceof TelemetryError)) logError('unexpected failure in the WebSocket handler', error);
-      else if (error.code === 'stream_unavailable') logError('the hub stream refused records', error.cause ?? error);
-      const known = error instanceof TelemetryError ? error : new TelemetryError('stream_unavailable', 'internal error; retry later');
-      return reply({
-        type: 'error',
-        ...(id === undefined ? {} : { id }),
-        error: known.code,
-        message: known.message,
-        ...(known.field === undefined ? {} : { field: known.field }),
-        ...(known instanceof RateLimitedError ? { retry_after_ms: known.retryAfterMs } : {}),
-      });
+      return Promise.resolve(errorReply(id, error, logError));
     }
   };
+}
+
+/** The ack once the batch is durable, or the error frame. */
+async function acknowledge(
+  id: string,
+  ingest: Promise<IngestResult>,
+  logError: (message: string, error: unknown) => void,
+): Promise<{ statusCode: number; body: string }> {
+  try {
+    const result = await ingest;
+    return reply({ type: 'ack', id, accepted: result.accepted, rejected: result.rejected });
+  } catch (error) {
+    return errorReply(id, error, logError);
+  }
+}
+
+function errorReply(id: string | undefined, error: unknown, logError: (message: string, error: unknown) => void) {
+  if (!(error instanceof TelemetryError)) logError('unexpected failure in the WebSocket handler', error);
+  else if (error.code === 'stream_unavailable') logError('the hub stream refused records', error.cause ?? error);
+  const known = error instanceof TelemetryError ? error : new TelemetryError('stream_unavailable', 'internal error; retry later');
+  return reply({
+    type: 'error',
+    ...(id === undefined ? {} : { id }),
+    error: known.code,
+    message: known.message,
+    ...(known.field === undefined ? {} : { field: known.field }),
+    ...(known instanceof RateLimitedError ? { retry_after_ms: known.retryAfterMs } : {}),
+  });
 }
 
 function batchIdOf(message: unknown): string | undefined {
