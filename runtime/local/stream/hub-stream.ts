@@ -61,6 +61,15 @@ export interface WaitOptions {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** The page size of a new stream file. */
+const PAGE_SIZE = 16 * 1024;
+/** The WAL is folded back into the file once it holds this much: SQLite's default (1000 pages of 4 KiB). */
+const CHECKPOINT_BYTES = 4000 * 1024;
+
+/** wal_autocheckpoint (counted in pages) for CHECKPOINT_BYTES at the file's own page size. */
+function checkpointPages(db: Database.Database): number {
+  return Math.max(1, Math.round(CHECKPOINT_BYTES / Number(db.pragma('page_size', { simple: true }))));
+}
 
 interface PendingAppend {
   readonly records: readonly HubRecord[];
@@ -86,10 +95,14 @@ export class HubStream implements RecordSink {
     try {
       // busy_timeout first: switching to WAL needs a lock another process may briefly hold.
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      // Only a new file takes it (an existing one keeps its own). Records are a few to a few hundred KiB, and
+      // SQLite writes the WAL and checkpoints page by page, two system calls a page: larger pages mean far fewer.
+      db.pragma(`page_size = ${PAGE_SIZE}`);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch ${options.path} to WAL (got ${mode})`);
       // FULL: a resolved append must survive power loss, not only a process kill.
       db.pragma('synchronous = FULL');
+      db.pragma(`wal_autocheckpoint = ${checkpointPages(db)}`);
       db.exec(`
         CREATE TABLE IF NOT EXISTS records (
           position INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -129,12 +142,14 @@ export class HubStream implements RecordSink {
   readonly #busyTimeoutMs: number;
   readonly #trimTimer: NodeJS.Timeout | undefined;
 
+  /** Appends of the current tick, not sent to the writer yet. */
   #queue: PendingAppend[] = [];
-  /** Settles when the scheduled group commit has run; undefined when none is scheduled. */
-  #flushing: Promise<void> | undefined;
+  #sendScheduled = false;
+  /** Messages sent to the writer and not answered yet. */
+  #unanswered = 0;
+  /** Resolved when nothing is queued or unanswered any more (close waits for it). */
+  #drained: (() => void) | undefined;
   #waiters = new Set<Waiter>();
-  #commits = 0;
-  #failedCommits = 0;
   #closing: Promise<void> | undefined;
 
   private constructor(db: Database.Database, options: HubStreamOptions) {
@@ -184,7 +199,7 @@ export class HubStream implements RecordSink {
     }
     return new Promise<AppendResult>((resolve) => {
       this.#queue.push({ records, valid, rejected, resolve });
-      this.#scheduleFlush();
+      this.#scheduleSend();
     });
   }
 
@@ -292,8 +307,8 @@ export class HubStream implements RecordSink {
       oldestPosition,
       records,
       consumers,
-      commits: this.#commits,
-      failedCommits: this.#failedCommits,
+      commits: this.#writer?.commits ?? 0,
+      failedCommits: this.#writer?.failedCommits ?? 0,
     };
   }
 
@@ -303,7 +318,7 @@ export class HubStream implements RecordSink {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      while (this.#flushing) await this.#flushing;
+      if (this.#queue.length > 0 || this.#unanswered > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
       if (this.#trimTimer) clearInterval(this.#trimTimer);
       for (const waiter of [...this.#waiters]) waiter.done();
       try {
@@ -322,38 +337,57 @@ export class HubStream implements RecordSink {
     if (!this.#db.open) throw new StreamUnavailableError('The hub stream is closed');
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushing) return;
-    this.#flushing = new Promise<void>((resolve) => {
-      // setImmediate lets every append made in this tick join the same transaction.
-      setImmediate(() => {
-        void this.#flush().finally(() => {
-          this.#flushing = undefined;
-          resolve();
-          // Appends queued while the commit ran (or by callbacks it triggered) form the next group.
-          if (this.#queue.length > 0) this.#scheduleFlush();
-        });
-      });
-    });
+  #scheduleSend(): void {
+    if (this.#sendScheduled) return;
+    this.#sendScheduled = true;
+    // setImmediate lets every append made in this tick go to the writer in one message.
+    setImmediate(() => this.#send());
   }
 
-  async #flush(): Promise<void> {
+  /**
+   * Sends the tick's appends to the writer in one message, without waiting for the commit before. The writer
+   * commits every message that reached it while its previous transaction ran in its next one (group commit, one
+   * fsync for many callers), so a commit starts as soon as the previous one ends instead of after a round trip
+   * through this thread, and takes everything that is waiting.
+   */
+  #send(): void {
+    this.#sendScheduled = false;
     const groups = this.#queue;
     this.#queue = [];
     if (groups.length === 0) return;
     const keys: string[] = [];
-    const datas: Uint8Array[] = [];
+    const lengths: number[] = [];
+    let total = 0;
     for (const group of groups) {
       for (const index of group.valid) {
         const record = group.records[index]!;
         keys.push(record.partitionKey);
-        datas.push(record.data);
+        lengths.push(record.data.byteLength);
+        total += record.data.byteLength;
       }
     }
-    this.#writer ??= new AppendWriter(this.path, this.#busyTimeoutMs);
-    const flat = await this.#writer.append(keys, datas, this.#now());
+    // One buffer for all the data, handed over to the writer thread rather than copied into the message; not
+    // zero-filled first, every byte is written below.
+    const data = Buffer.allocUnsafeSlow(total);
+    let offset = 0;
+    for (const group of groups) {
+      for (const index of group.valid) {
+        const bytes = group.records[index]!.data;
+        data.set(bytes, offset);
+        offset += bytes.byteLength;
+      }
+    }
+    this.#writer ??= new AppendWriter(this.path, this.#busyTimeoutMs, checkpointPages(this.#db));
+    this.#unanswered++;
+    void this.#writer.append(keys, lengths, data, this.#now()).then((result) => {
+      this.#unanswered--;
+      this.#settle(groups, result);
+      if (this.#unanswered === 0 && this.#queue.length === 0) this.#drained?.();
+    });
+  }
+
+  #settle(groups: readonly PendingAppend[], flat: { positions: number[] } | { error: string }): void {
     if ('error' in flat) {
-      this.#failedCommits++;
       const message = `The hub stream could not commit: ${flat.error}`;
       for (const group of groups) {
         const failed = [
@@ -364,41 +398,56 @@ export class HubStream implements RecordSink {
       }
       return;
     }
-    this.#commits++;
     let next = 0;
-    const positions = groups.map((group) => group.valid.map(() => flat.positions[next++]!));
-    groups.forEach((group, g) => {
+    for (const group of groups) {
       const assigned: Array<number | null> = group.records.map(() => null);
-      group.valid.forEach((index, i) => {
-        assigned[index] = positions[g]![i]!;
-      });
+      for (const index of group.valid) assigned[index] = flat.positions[next++]!;
       group.resolve({ failed: group.rejected, positions: assigned });
-    });
-    const last = positions.at(-1)?.at(-1);
+    }
+    const last = flat.positions.at(-1);
     if (last !== undefined) {
       for (const waiter of [...this.#waiters]) if (last > waiter.afterPosition) waiter.done();
     }
   }
 }
 
-/** The worker thread that commits appends (append-worker.mjs); one commit in flight at a time. */
+/**
+ * The worker thread that commits appends (append-worker.mjs). Appends are sent as they come; the worker commits
+ * everything that reached it while its previous transaction ran in its next one, and answers for each append.
+ */
 class AppendWriter {
   readonly #worker: Worker;
   readonly #pending = new Map<number, (reply: { positions: number[] } | { error: string }) => void>();
   #nextId = 0;
   #failure: string | undefined;
+  /** Transactions committed / failed (an append refused because the writer is gone counts as failed too). */
+  commits = 0;
+  failedCommits = 0;
 
-  constructor(path: string, busyTimeoutMs: number) {
-    this.#worker = new Worker(new URL('./append-worker.mjs', import.meta.url), { workerData: { path, busyTimeoutMs } });
+  constructor(path: string, busyTimeoutMs: number, checkpointPages: number) {
+    this.#worker = new Worker(new URL('./append-worker.mjs', import.meta.url), {
+      workerData: { path, busyTimeoutMs, checkpointPages },
+    });
     this.#worker.unref();
-    this.#worker.on('message', (reply: { id?: number; positions?: number[]; error?: string; closed?: boolean }) => {
-      if (reply.id === undefined) return;
-      const settle = this.#pending.get(reply.id);
-      this.#pending.delete(reply.id);
-      settle?.(reply.error === undefined ? { positions: reply.positions! } : { error: reply.error });
+    this.#worker.on('message', (reply: { ids?: number[]; counts?: number[]; positions?: number[]; error?: string }) => {
+      if (reply.ids === undefined) return;
+      if (reply.error === undefined) this.commits++;
+      else this.failedCommits++;
+      let next = 0;
+      reply.ids.forEach((id, i) => {
+        const settle = this.#pending.get(id);
+        this.#pending.delete(id);
+        if (reply.error !== undefined) settle?.({ error: reply.error });
+        else {
+          const count = reply.counts![i]!;
+          settle?.({ positions: reply.positions!.slice(next, next + count) });
+          next += count;
+        }
+      });
     });
     // A dead writer fails every waiting append rather than leaving it hanging; nothing was acknowledged.
     const fail = (reason: string) => {
+      if (this.#failure === undefined && this.#pending.size > 0) this.failedCommits++;
       this.#failure = reason;
       for (const settle of this.#pending.values()) settle({ error: reason });
       this.#pending.clear();
@@ -407,12 +456,16 @@ class AppendWriter {
     this.#worker.on('exit', (code) => fail(`the stream writer exited (${code})`));
   }
 
-  append(keys: string[], datas: Uint8Array[], appendedAt: number): Promise<{ positions: number[] } | { error: string }> {
-    if (this.#failure !== undefined) return Promise.resolve({ error: this.#failure });
+  /** `data` holds the records' bytes one after the other (`lengths`); it is transferred, not copied. */
+  append(keys: string[], lengths: number[], data: Buffer<ArrayBuffer>, appendedAt: number): Promise<{ positions: number[] } | { error: string }> {
+    if (this.#failure !== undefined) {
+      this.failedCommits++;
+      return Promise.resolve({ error: this.#failure });
+    }
     const id = this.#nextId++;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
-      this.#worker.postMessage({ id, keys, datas, appendedAt });
+      this.#worker.postMessage({ id, keys, lengths, data, appendedAt }, [data.buffer]);
     });
   }
 
@@ -420,7 +473,9 @@ class AppendWriter {
     if (this.#failure !== undefined) return;
     await new Promise<void>((resolve) => {
       this.#worker.once('exit', () => resolve());
-      this.#worker.once('message', () => void this.#worker.terminate());
+      this.#worker.on('message', (reply: { closed?: boolean }) => {
+        if (reply.closed) void this.#worker.terminate();
+      });
       this.#worker.postMessage({ close: true });
     });
   }
