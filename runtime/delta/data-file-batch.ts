@@ -59,30 +59,46 @@ export async function openDataFileBatch(options: DataFileBatchOptions): Promise<
   }
 
   const files: PlannedFile[] = [];
-  /** Partition key → the file currently being filled for it. */
-  const open = new Map<string, number>();
+  /** Partition key (the value itself, or null, when there is one partition column) → the file being filled for it. */
+  const open = new Map<string | null, number>();
   const names = layout.data.map((field) => field.name);
   const isString = layout.data.map((field) => field.type === 'string');
+  /** The row being appended, one value per schema field: each property is read once. */
+  const values: unknown[] = new Array(layout.fieldNames.length);
   let rowCount = 0;
   let done = false;
   let failed = false;
 
-  const fileFor = (row: Record<string, unknown>, index: number): number => {
-    let key = '';
-    let values: Record<string, string | null> | undefined;
-    for (const field of layout.partitions) {
-      const value = partitionValueText(row[field.name]);
-      if (value === null && !field.nullable) {
+  const fileFor = (values: readonly unknown[], index: number): number => {
+    // The partition key of the row, built without allocating in the usual case of one partition column (and no
+    // object per row: the partition values are collected only when a file is opened).
+    let key: string | null;
+    if (layout.partitionAt.length === 1) {
+      const field = layout.partitions[0]!;
+      key = partitionValueText(values[layout.partitionAt[0]!]);
+      if (key === null && !field.nullable) {
         throw new TypeError(`Row ${index}: partition column ${JSON.stringify(field.name)} is not nullable but is empty`);
       }
-      // \u0000 separates, \u0001 marks null: neither can be confused with a value's own text.
-      key += value === null ? '\u0001\u0000' : `${value}\u0000`;
-      (values ??= {})[field.name] = value;
+    } else {
+      key = '';
+      for (let p = 0; p < layout.partitionAt.length; p++) {
+        const field = layout.partitions[p]!;
+        const value = partitionValueText(values[layout.partitionAt[p]!]);
+        if (value === null && !field.nullable) {
+          throw new TypeError(`Row ${index}: partition column ${JSON.stringify(field.name)} is not nullable but is empty`);
+        }
+        // \u0000 separates, \u0001 marks null: neither can be confused with a value's own text.
+        key += value === null ? '\u0001\u0000' : `${value}\u0000`;
+      }
     }
     let file = open.get(key);
     if (file === undefined || files[file]!.rows >= targetFileRows) {
+      const partitionValues: Record<string, string | null> = {};
+      for (let p = 0; p < layout.partitionAt.length; p++) {
+        partitionValues[layout.partitions[p]!.name] = partitionValueText(values[layout.partitionAt[p]!]);
+      }
       file = files.length;
-      files.push({ partitionValues: values ?? {}, rows: 0 });
+      files.push({ partitionValues, rows: 0 });
       open.set(key, file);
     }
     files[file]!.rows++;
@@ -109,17 +125,18 @@ export async function openDataFileBatch(options: DataFileBatchOptions): Promise<
       let value: unknown;
       for (let index = 0; index < rows.length; index++) {
         const row = rows[index] as Record<string, unknown>;
-        for (const name of layout.required) {
-          const required = row[name];
-          if (required === null || required === undefined) {
-            throw new TypeError(`Row ${rowCount + index}: column ${JSON.stringify(name)} is not nullable but has no value`);
+        for (let field = 0; field < values.length; field++) values[field] = row[layout.fieldNames[field]!];
+        // Checked before anything of the row is appended, so a refused row leaves the batch usable.
+        for (const field of layout.requiredAt) {
+          if (values[field] === null || values[field] === undefined) {
+            throw new TypeError(`Row ${rowCount + index}: column ${JSON.stringify(layout.fieldNames[field])} is not nullable but has no value`);
           }
         }
-        const file = fileFor(row, rowCount + index);
+        const file = fileFor(values, rowCount + index);
         try {
           appender.appendInteger(file);
           for (column = 0; column < names.length; column++) {
-            value = row[names[column] as string];
+            value = values[layout.dataAt[column]!];
             if (value === null || value === undefined) {
               appender.appendNull();
             } else if (isString[column]) {
@@ -209,7 +226,12 @@ export async function openDataFileBatch(options: DataFileBatchOptions): Promise<
 interface ColumnLayout {
   readonly data: readonly StructField[];
   readonly partitions: readonly StructField[];
-  readonly required: readonly string[];
+  /** Every field's name, in schema order; the indexes below point into it. */
+  readonly fieldNames: readonly string[];
+  readonly dataAt: readonly number[];
+  readonly partitionAt: readonly number[];
+  /** The non-nullable fields, in schema order. */
+  readonly requiredAt: readonly number[];
 }
 
 function columnLayout(schema: StructType, partitionColumns: readonly string[]): ColumnLayout {
@@ -224,7 +246,15 @@ function columnLayout(schema: StructType, partitionColumns: readonly string[]): 
   const data = schema.fields.filter((field) => !partitionSet.has(field.name));
   if (data.length === 0) throw new Error('A Delta table needs at least one column that is not a partition column');
   for (const field of data) duckdbTypeFor(field.type); // refuses unsupported types before anything is written
-  return { data, partitions, required: schema.fields.filter((field) => !field.nullable).map((field) => field.name) };
+  const fieldNames = schema.fields.map((field) => field.name);
+  return {
+    data,
+    partitions,
+    fieldNames,
+    dataAt: data.map((field) => schema.fields.indexOf(field)),
+    partitionAt: partitions.map((field) => schema.fields.indexOf(field)),
+    requiredAt: schema.fields.flatMap((field, index) => (field.nullable ? [] : [index])),
+  };
 }
 
 /** A partition value as `add.partitionValues` holds it (DELTA-FACTS 1.8); '' becomes null, as Spark does. */
