@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
 import { endToEnd } from './end-to-end.ts';
 import { restLoad, wsLoad } from './load.ts';
+import { WRITER_BENCH_DEFAULTS, writerBench } from './writer.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,16 +22,20 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     only: { type: 'string' },
     'e2e-seconds': { type: 'string', default: '60' },
+    'writer-rows': { type: 'string', default: String(WRITER_BENCH_DEFAULTS.rows) },
+    'writer-runs': { type: 'string', default: String(WRITER_BENCH_DEFAULTS.runs) },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   console.log(`Usage: npm run bench -- [--seconds 10] [--sockets 16] [--in-flight 4] [--batch 100] [--concurrency 32]
-                          [--e2e-seconds 60] [--only ws|rest|e2e]
+                          [--e2e-seconds 60] [--writer-rows 300000] [--writer-runs 5] [--only ws|rest|e2e|writer]
 
 WebSocket: the real intake (durable acks, no consumers) vs a bare ws server that parses and replies.
 REST:      the real intake POST /put-record (keep-alive) vs a bare HTTP server that parses the body.
-e2e:       WebSocket intake with the Delta writer keeping up: events/s, freshness (ack → in the table), RSS.`);
+e2e:       WebSocket intake with the Delta writer keeping up: events/s, freshness (ack → in the table), RSS.
+writer:    the Delta writer alone draining a filled stream: CPU µs/row, rows/s, RSS (only with --only writer;
+           more options: npx tsx test/bench/writer.ts --help).`);
   process.exit(0);
 }
 const seconds = Number(values.seconds);
@@ -111,4 +116,7 @@ if (values.only === undefined || values.only === 'e2e') {
   report(`  freshness (ack → in the table) p50 ${(result.freshnessP50Ms / 1000).toFixed(2)} s, p99 ${(result.freshnessP99Ms / 1000).toFixed(2)} s over ${result.freshnessSamples} samples (goal p99 ≤ 7 s) ${result.freshnessP99Ms <= 7000 ? 'met' : 'NOT MET'}`);
   report(`  writer lag max ${result.maxLag.toLocaleString('en-US')} records, ${result.finalLag.toLocaleString('en-US')} at the end, drained in ${(result.drainMs / 1000).toFixed(1)} s; table rows ${result.tableRows?.toLocaleString('en-US')}`);
   report(`  server RSS max ${result.maxRssMiB.toFixed(0)} MiB (goal ≤ 512) ${result.maxRssMiB <= 512 ? 'met' : 'NOT MET'}`);
+}
+if (values.only === 'writer') {
+  await writerBench({ ...WRITER_BENCH_DEFAULTS, rows: Number(values['writer-rows']), runs: Number(values['writer-runs']) }, report);
 }
