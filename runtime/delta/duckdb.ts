@@ -8,6 +8,16 @@ import type { DuckDBConnection } from '@duckdb/node-api';
  */
 let instance: Promise<DuckDBInstance> | undefined;
 let shared: Promise<DuckDBConnection> | undefined;
+let threads: number | undefined;
+
+/**
+ * Caps this process's (or worker thread's) DuckDB at `count` threads; call before its first use. The Delta writer
+ * takes one: its Parquet writes then never take both cores from the intake's acknowledgements.
+ */
+export function limitDuckDbThreads(count: number): void {
+  if (instance) throw new Error('limitDuckDbThreads() must come before the first DuckDB use');
+  threads = count;
+}
 
 async function createInstance(): Promise<DuckDBInstance> {
   const db = await DuckDBInstance.create(':memory:');
@@ -19,6 +29,7 @@ async function createInstance(): Promise<DuckDBInstance> {
     // DuckDB would otherwise keep up to 80% of the machine's memory as buffer pool; the writer's batches and the
     // query command need far less, and the pipeline shares the machine with the intake.
     await setup.run(`SET GLOBAL memory_limit = '256MB'`);
+    if (threads !== undefined) await setup.run(`SET GLOBAL threads = ${Math.max(1, Math.floor(threads))}`);
   } finally {
     setup.closeSync();
   }

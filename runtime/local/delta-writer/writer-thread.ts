@@ -3,7 +3,7 @@
  * their own thread they never delay an acknowledgement on the intake's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { closeDuckDb } from '../../delta/duckdb.ts';
+import { closeDuckDb, limitDuckDbThreads } from '../../delta/duckdb.ts';
 import { HubStream } from '../stream/hub-stream.ts';
 import type { DeltaWriterThreadData, FromWriterThread, ToWriterThread } from './delta-writer-thread.ts';
 import { startDeltaWriter } from './delta-writer.ts';
@@ -11,6 +11,9 @@ import { startDeltaWriter } from './delta-writer.ts';
 const data = workerData as DeltaWriterThreadData;
 const port = parentPort!;
 const post = (message: FromWriterThread) => port.postMessage(message);
+
+// One DuckDB thread: a batch's Parquet writes must leave a core to the intake, whose acks wait on it otherwise.
+limitDuckDbThreads(1);
 
 try {
   const stream = HubStream.open({ path: data.streamPath, trimIntervalMs: 0 });
