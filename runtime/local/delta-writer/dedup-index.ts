@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { dedupKey } from '../../core/dedup-key.ts';
+import { dedupIdentity } from '../../core/dedup-key.ts';
 import type { StoredRow } from '../../core/event.ts';
 import { epochMicros } from '../../core/timestamp.ts';
 
@@ -23,6 +23,12 @@ export interface PositionedRecord {
  * the window, so the index is bounded by the window, not by the table. It lives in SQLite beside the table, so
  * memory stays flat however long the pipeline runs.
  *
+ * The key is stored as (updated_at, the rest of the key), in that order. Events arrive with updated_at close to
+ * now, so new keys go in at the end of the B-tree, where its pages are already cached, and a batch dirties a few
+ * pages rather than one per row; re-sends are looked up in the same recent end. Keyed by player first, a batch's
+ * keys landed all over a tree of millions, and every batch rewrote most of its leaf pages (the writer fell
+ * behind as the index grew). Expiry is a range scan of the oldest updated_at for the same reason.
+ *
  * Each key remembers the stream position it came from. The table's `txn` is the truth about what was committed:
  * after a crash between recording keys and committing the batch, `rollbackAfter(txn)` forgets the keys of the
  * uncommitted batch, which is then read again from the stream and admitted again.
@@ -36,6 +42,8 @@ export class DedupIndex {
   #latest = Number.NEGATIVE_INFINITY;
   /** Between beginBatch() and commitBatch()/abortBatch(). */
   #inBatch = false;
+  /** The `#latest` of the last full sweep (see `expire`). */
+  #lastSweep = Number.NEGATIVE_INFINITY;
 
   private constructor(db: Database.Database, windowMs: number) {
     this.#db = db;
@@ -43,10 +51,10 @@ export class DedupIndex {
     // One statement per row: a new key is inserted; a known key is taken over only when its first receipt is
     // outside the window. `changes` says which rows were admitted. (One statement per chunk over json_each(?) was
     // measured slower: SQLite's json_each costs more per element than a prepared statement's run.)
-    const admitOne = db.prepare<[string, number, number, number]>(
-      `INSERT INTO seen (key, received_at, position) VALUES (?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET received_at = excluded.received_at, position = excluded.position
-       WHERE excluded.received_at - seen.received_at > ?`,
+    const admitOne = db.prepare<[number, string, number, number, number]>(
+      `INSERT INTO event_keys (updated_at, identity, received_at, position) VALUES (?, ?, ?, ?)
+       ON CONFLICT (updated_at, identity) DO UPDATE SET received_at = excluded.received_at, position = excluded.position
+       WHERE excluded.received_at - event_keys.received_at > ?`,
     );
     const windowMicros = windowMs * 1000;
     // The rows of one record share their received_at (one request, one receipt), so it is parsed once per run.
@@ -58,7 +66,7 @@ export class DedupIndex {
         receivedText = row.received_at;
         if (receivedAt > this.#latest) this.#latest = receivedAt;
       }
-      return admitOne.run(dedupKey(row), receivedAt, position, windowMicros).changes > 0;
+      return admitOne.run(epochMicros(row.updated_at), dedupIdentity(row), receivedAt, position, windowMicros).changes > 0;
     };
     // Rows are checked strictly in order, each against what the rows before it recorded: the first occurrence
     // wins inside a batch, and a key comes back only after its window, exactly as one statement per row says.
@@ -89,15 +97,17 @@ export class DedupIndex {
       // FULL: keys of a committed batch must not vanish in a power loss, or a later re-send would be stored twice.
       db.pragma('synchronous = FULL');
       db.exec(`
-        CREATE TABLE IF NOT EXISTS seen (
-          key TEXT PRIMARY KEY,
+        CREATE TABLE IF NOT EXISTS event_keys (
+          updated_at INTEGER NOT NULL, -- epoch microseconds
+          identity TEXT NOT NULL, -- player_id, event_id, event_type (dedupIdentity)
           received_at INTEGER NOT NULL, -- epoch microseconds, the precision of received_at
-          position INTEGER NOT NULL
+          position INTEGER NOT NULL,
+          PRIMARY KEY (updated_at, identity)
         ) WITHOUT ROWID;
-        -- No index on received_at: keeping one up to date costs more on every insert than the occasional full
-        -- scan of expire() does.
-        DROP INDEX IF EXISTS seen_by_time;
+        -- No index on received_at or position: keeping one up to date costs more on every insert than the rare
+        -- full scans of the sweep and rollbackAfter do.
       `);
+      migrateKeyedByPlayer(db);
       return new DedupIndex(db, options.windowMs);
     } catch (error) {
       db.close();
@@ -148,24 +158,59 @@ export class DedupIndex {
    * start and after a failed batch, so it scans rather than keep a second index up to date on every insert.
    */
   rollbackAfter(position: number): number {
-    return this.#db.prepare('DELETE FROM seen WHERE position > ?').run(position).changes;
+    return this.#db.prepare('DELETE FROM event_keys WHERE position > ?').run(position).changes;
   }
 
   /**
    * Deletes keys first received more than the window before the latest received_at seen: a re-send that late
    * counts as a new event anyway. The stream's own time, not the wall clock: a backlog processed days later still
-   * finds its keys. A full scan: the writer calls it once a minute, not per batch.
+   * finds its keys. The writer calls it about once a minute.
+   *
+   * Most keys are found by a range scan over the oldest updated_at. A key whose updated_at is later than its
+   * received_at (a client clock running ahead) is out of that range and waits for a full sweep, which runs on the
+   * first call and then once per quarter window of stream time: the index holds at most 1.25 windows of keys.
    */
   expire(): number {
     if (this.#latest === Number.NEGATIVE_INFINITY) return 0;
-    return this.#db.prepare('DELETE FROM seen WHERE received_at < ?').run(this.#latest - this.windowMs * 1000).changes;
+    const cutoff = this.#latest - this.windowMs * 1000;
+    if (this.#latest - this.#lastSweep >= (this.windowMs * 1000) / 4) {
+      this.#lastSweep = this.#latest;
+      return this.#db.prepare('DELETE FROM event_keys WHERE received_at < ?').run(cutoff).changes;
+    }
+    return this.#db.prepare('DELETE FROM event_keys WHERE updated_at < ? AND received_at < ?').run(cutoff, cutoff).changes;
   }
 
   size(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM seen').get() as { n: number }).n;
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM event_keys').get() as { n: number }).n;
   }
 
   close(): void {
     this.#db.close();
   }
+}
+
+/**
+ * Indexes written before the key was ordered by updated_at kept one `seen (key, received_at, position)` table,
+ * the key being the identity, NUL, then updated_at as text. Their keys move over once, in one transaction.
+ */
+function migrateKeyedByPlayer(db: Database.Database): void {
+  const old = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seen'").get();
+  if (old === undefined) return;
+  const insert = db.prepare<[number, string, number, number]>(
+    'INSERT OR REPLACE INTO event_keys (updated_at, identity, received_at, position) VALUES (?, ?, ?, ?)',
+  );
+  const page = db.prepare<[string]>('SELECT key, received_at, position FROM seen WHERE key > ? ORDER BY key LIMIT 10000');
+  db.transaction(() => {
+    // In pages, since a statement cannot write while another one is still reading.
+    for (let after = ''; ; ) {
+      const rows = page.all(after) as Array<{ key: string; received_at: number; position: number }>;
+      if (rows.length === 0) break;
+      for (const { key, received_at, position } of rows) {
+        const split = key.lastIndexOf('\u0000');
+        insert.run(epochMicros(key.slice(split + 1)), key.slice(0, split), received_at, position);
+      }
+      after = rows.at(-1)!.key;
+    }
+    db.exec('DROP TABLE seen');
+  })();
 }
