@@ -45,7 +45,7 @@ export async function endToEnd(options: {
     Array.from({ length: options.batch }, (_, i) => ({
       event_id: `@B-${i}`,
       event_type: ['Login', 'Logout', 'New Game', 'Resume Game', 'End Game'][i % 5],
-      updated_at: '2024-02-22 03:03:02.123456',
+      updated_at: '@T',
       event_data: 'The only thing we have to fear is fear itself.',
     })),
   );
@@ -77,7 +77,9 @@ export async function endToEnd(options: {
       const send = () => {
         const id = `s${index}-${seq++}`;
         sentAt.set(id, performance.now());
-        ws.send(`{"action":"put-records","id":"${id}","events":${template.replaceAll('@B', id)}}`);
+        // The game's clock at the batch: events carry the time they happened, as real clients' do.
+        const events = template.replaceAll('@B', id).replaceAll('@T', new Date().toISOString());
+        ws.send(`{"action":"put-records","id":"${id}","events":${events}}`);
       };
       ws.on('open', () => {
         for (let i = 0; i < options.inFlight; i++) send();

@@ -27,10 +27,12 @@ let reconnects = 0;
 let malformedSent = 0;
 
 function batchMessage(id: string): string {
+  // The game's clock: the batch's events happened over the last moments, 50 ms apart, as a real client's do.
+  const sentAt = Date.now();
   const events = Array.from({ length: config.batch }, (_, i) => ({
     event_id: `${id}-${i}`,
     event_type: ['Login', 'Logout', 'New Game', 'Resume Game', 'End Game'][i % 5],
-    updated_at: '2024-02-22 03:03:02.123456',
+    updated_at: new Date(sentAt - (config.batch - 1 - i) * 50).toISOString(),
     event_data: 'The only thing we have to fear is fear itself.',
   }));
   return JSON.stringify({ action: 'put-records', id, events });
