@@ -44,6 +44,7 @@ test('positions increase across reopen and after trim, and are never reused', as
   let stream = openStream(path, { now: () => clock, retentionMs: HOUR });
   const first = await stream.append([record('a'), record('b'), record('c')]);
   assert.equal(first.positions, [1, 2, 3]);
+  assert.equal([stream.stats().records, stream.stats().oldestPosition], [3, 1]);
   clock = 2 * HOUR;
   assert.is(stream.trim(), 3);
   assert.is(stream.stats().records, 0);
@@ -54,6 +55,7 @@ test('positions increase across reopen and after trim, and are never reused', as
   assert.is(stream.lastPosition(), 3);
   const second = await stream.append([record('d')]);
   assert.equal(second.positions, [4]);
+  assert.equal([stream.stats().records, stream.stats().oldestPosition], [1, 4], 'only what is retained counts');
   assert.equal(
     stream.read(0, 10).map((e) => [e.position, e.data.toString()]),
     [[4, 'd']],

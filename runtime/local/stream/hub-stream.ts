@@ -299,7 +299,9 @@ export class HubStream implements RecordSink {
 
   stats(): HubStreamStats {
     this.#assertOpen();
-    const { position: oldestPosition, records } = this.#stmt.oldest.get()!;
+    const { oldest: oldestPosition, newest } = this.#stmt.ends.get()!;
+    // Positions are contiguous: appends take the next one, and trimming deletes only from the oldest end.
+    const records = oldestPosition === null || newest === null ? 0 : newest - oldestPosition + 1;
     // fromEntries defines own properties, so a consumer named "__proto__" cannot touch the prototype.
     const consumers = Object.fromEntries(this.#stmt.consumers.all().map((row) => [row.name, row.position]));
     return {
@@ -489,8 +491,10 @@ function prepareStatements(db: Database.Database) {
     ),
     // sqlite_sequence keeps the last AUTOINCREMENT value even after every row was deleted.
     lastPosition: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'records'"),
-    oldest: db.prepare<[], { position: number | null; records: number }>(
-      'SELECT MIN(position) AS position, COUNT(*) AS records FROM records',
+    // Both ends of the primary key: two lookups, one per subquery (SQLite reads only the first or last row for a
+    // lone MIN or MAX; both in one SELECT, or COUNT(*), read every page of the table, and /health asks often).
+    ends: db.prepare<[], { oldest: number | null; newest: number | null }>(
+      'SELECT (SELECT MIN(position) FROM records) AS oldest, (SELECT MAX(position) FROM records) AS newest',
     ),
     registerConsumer: db.prepare<[string, number]>(
       'INSERT INTO consumers (name, position, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING',
