@@ -35,6 +35,8 @@ export async function endToEnd(options: {
   batch: number;
   inFlight: number;
   seconds: number;
+  /** Events per second offered in all (open loop, each socket on its own schedule); unset: as fast as acks come. */
+  rate?: number;
 }): Promise<EndToEndResult> {
   const health = async (): Promise<Health> => (await fetch(`${options.url}health`)).json() as Promise<Health>;
   const rssMiB = () => {
@@ -74,6 +76,24 @@ export async function endToEnd(options: {
       const ws = new WebSocket(`${options.url.replace(/^http/, 'ws')}?auth_token=${token}`, { perMessageDeflate: false });
       const sentAt = new Map<string, number>();
       let seq = 0;
+      // With a rate, batch k of this socket is due at k × period (staggered across sockets); a socket with
+      // `inFlight` batches unacked sends its next one when an ack frees a slot, so a slow pipeline shows as a
+      // lower rate, never as an unbounded queue in the client.
+      const period = options.rate === undefined ? 0 : (options.batch * options.tokens.length * 1000) / options.rate;
+      let dueAt = performance.now() + (period * index) / options.tokens.length;
+      let timer: NodeJS.Timeout | undefined;
+      const pump = () => {
+        timer = undefined;
+        while (sentAt.size < options.inFlight && Date.now() < deadline) {
+          const now = performance.now();
+          if (period > 0 && now < dueAt) {
+            timer = setTimeout(pump, dueAt - now);
+            return;
+          }
+          dueAt += period;
+          send();
+        }
+      };
       const send = () => {
         const id = `s${index}-${seq++}`;
         sentAt.set(id, performance.now());
@@ -81,9 +101,7 @@ export async function endToEnd(options: {
         const events = template.replaceAll('@B', id).replaceAll('@T', new Date().toISOString());
         ws.send(`{"action":"put-records","id":"${id}","events":${events}}`);
       };
-      ws.on('open', () => {
-        for (let i = 0; i < options.inFlight; i++) send();
-      });
+      ws.on('open', pump);
       ws.on('message', (data) => {
         const frame = JSON.parse(data.toString());
         const started = sentAt.get(frame.id);
@@ -98,8 +116,9 @@ export async function endToEnd(options: {
             void health().then((h) => pendingMarks.push({ at: now, position: h.stream.lastPosition }));
           }
         }
-        if (Date.now() < deadline) send();
-        else if (sentAt.size === 0) ws.close();
+        if (Date.now() < deadline) {
+          if (timer === undefined) pump();
+        } else if (sentAt.size === 0) ws.close();
       });
       ws.on('close', () => resolve());
       ws.on('error', reject);

@@ -22,6 +22,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     only: { type: 'string' },
     'e2e-seconds': { type: 'string', default: '60' },
+    'e2e-rate': { type: 'string' },
     'writer-rows': { type: 'string', default: String(WRITER_BENCH_DEFAULTS.rows) },
     'writer-runs': { type: 'string', default: String(WRITER_BENCH_DEFAULTS.runs) },
     help: { type: 'boolean', short: 'h' },
@@ -29,11 +30,13 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(`Usage: npm run bench -- [--seconds 10] [--sockets 16] [--in-flight 4] [--batch 100] [--concurrency 32]
-                          [--e2e-seconds 60] [--writer-rows 300000] [--writer-runs 5] [--only ws|rest|e2e|writer]
+                          [--e2e-seconds 60] [--e2e-rate N] [--writer-rows 300000] [--writer-runs 5]
+                          [--only ws|rest|e2e|writer]
 
 WebSocket: the real intake (durable acks, no consumers) vs a bare ws server that parses and replies.
 REST:      the real intake POST /put-record (keep-alive) vs a bare HTTP server that parses the body.
 e2e:       WebSocket intake with the Delta writer keeping up: events/s, freshness (ack → in the table), RSS.
+           --e2e-rate offers that many events/s (open loop) instead of sending as fast as acks come.
 writer:    the Delta writer alone draining a filled stream: CPU µs/row, rows/s, RSS (only with --only writer;
            more options: npx tsx test/bench/writer.ts --help).`);
   process.exit(0);
@@ -106,11 +109,13 @@ if (values.only === undefined || values.only === 'rest') {
 }
 if (values.only === undefined || values.only === 'e2e') {
   const e2eSeconds = Number(values['e2e-seconds']);
+  const e2eRate = values['e2e-rate'] === undefined ? undefined : Number(values['e2e-rate']);
   const result = await withServer('pipeline', async (url, pid) => {
     const tokens = await Promise.all(Array.from({ length: sockets }, () => login(url)));
-    return endToEnd({ url, pid, tokens, batch, inFlight, seconds: e2eSeconds });
+    return endToEnd({ url, pid, tokens, batch, inFlight, seconds: e2eSeconds, ...(e2eRate === undefined ? {} : { rate: e2eRate }) });
   });
-  report(`End to end: ${sockets} sockets × ${inFlight} batches in flight × ${batch} events, Delta window 5 s, ${e2eSeconds} s`);
+  const offered = e2eRate === undefined ? 'as fast as acks come' : `${e2eRate.toLocaleString('en-US')} events/s offered`;
+  report(`End to end: ${sockets} sockets × ${inFlight} batches in flight × ${batch} events, ${offered}, Delta window 5 s, ${e2eSeconds} s`);
   report(`  acked ${result.acked.toLocaleString('en-US')} events in ${result.seconds.toFixed(1)} s = ${Math.round(result.perSecond).toLocaleString('en-US')} events/s (goal ≥ 100,000) ${result.perSecond >= 100_000 ? 'met' : 'NOT MET'}`);
   report(`  ack latency p50 ${result.ackP50Ms.toFixed(1)} ms, p99 ${result.ackP99Ms.toFixed(1)} ms`);
   report(`  freshness (ack → in the table) p50 ${(result.freshnessP50Ms / 1000).toFixed(2)} s, p99 ${(result.freshnessP99Ms / 1000).toFixed(2)} s over ${result.freshnessSamples} samples (goal p99 ≤ 7 s) ${result.freshnessP99Ms <= 7000 ? 'met' : 'NOT MET'}`);
