@@ -93,6 +93,7 @@ export async function endToEnd(options: {
           dueAt += period;
           send();
         }
+        if (Date.now() >= deadline && sentAt.size === 0) ws.close();
       };
       const send = () => {
         const id = `s${index}-${seq++}`;
@@ -116,9 +117,7 @@ export async function endToEnd(options: {
             void health().then((h) => pendingMarks.push({ at: now, position: h.stream.lastPosition }));
           }
         }
-        if (Date.now() < deadline) {
-          if (timer === undefined) pump();
-        } else if (sentAt.size === 0) ws.close();
+        if (timer === undefined) pump();
       });
       ws.on('close', () => resolve());
       ws.on('error', reject);
