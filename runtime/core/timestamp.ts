@@ -91,6 +91,8 @@ function utcFastPath(text: string): string | undefined {
   if (year < MIN_YEAR || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if ((hour | minute | second) < 0 || hour > 23 || minute > 59 || second > 59) return undefined;
   if (end > 19 && digits(text, 20, end) < 0) return undefined;
+  // Already the stored form (as every timestamp a consumer re-checks is): the text itself, no new string.
+  if (n === 27 && separator === 0x54 && text.charCodeAt(26) === 0x5a) return text;
   const micros = end === 19 ? '000000' : end >= 26 ? text.slice(20, 26) : text.slice(20, end).padEnd(6, '0');
   return `${text.slice(0, 10)}T${text.slice(11, 19)}.${micros}Z`;
 }
