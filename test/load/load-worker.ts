@@ -20,6 +20,8 @@ const wsUrl = config.url.replace(/^http/, 'ws');
 const deadline = Date.now() + config.seconds * 1000;
 const acked: string[] = [];
 const latencies: number[] = [];
+/** Batches re-sent after a reconnect: from the re-send to the ack (the wait for the reconnect is the client's). */
+const resentLatencies: number[] = [];
 const errors: Record<string, number> = {};
 let opened = 0;
 let refused = 0;
@@ -40,7 +42,7 @@ function batchMessage(id: string): string {
 
 function player(index: number): Promise<void> {
   const token = config.tokens[index % config.tokens.length]!;
-  const pending = new Map<string, { message: string; sentAt: number }>();
+  const pending = new Map<string, { message: string; sentAt: number; resent: boolean }>();
   let seq = 0;
   return new Promise((resolve) => {
     const connect = () => {
@@ -48,7 +50,11 @@ function player(index: number): Promise<void> {
       let timer: NodeJS.Timeout | undefined;
       ws.on('open', () => {
         opened++;
-        for (const [, batch] of pending) ws.send(batch.message);
+        for (const batch of pending.values()) {
+          batch.sentAt = performance.now();
+          batch.resent = true;
+          ws.send(batch.message);
+        }
         const tick = () => {
           if (Date.now() >= deadline) {
             if (pending.size === 0) ws.close();
@@ -56,7 +62,7 @@ function player(index: number): Promise<void> {
           }
           const id = `${config.name}-${index}-${seq++}`;
           const message = batchMessage(id);
-          pending.set(id, { message, sentAt: performance.now() });
+          pending.set(id, { message, sentAt: performance.now(), resent: false });
           ws.send(message);
           if (config.abuse) {
             const roll = Math.random();
@@ -80,7 +86,7 @@ function player(index: number): Promise<void> {
         if (frame.type === 'ack' && batch) {
           pending.delete(frame.id);
           acked.push(frame.id);
-          latencies.push(performance.now() - batch.sentAt);
+          (batch.resent ? resentLatencies : latencies).push(performance.now() - batch.sentAt);
         } else if (frame.type === 'error') {
           errors[frame.error] = (errors[frame.error] ?? 0) + 1;
         }
@@ -104,6 +110,7 @@ function player(index: number): Promise<void> {
 }
 
 await Promise.all(Array.from({ length: config.sockets }, (_, i) => player(i)));
-latencies.sort((a, b) => a - b);
-const sample = latencies.filter((_, i) => i % Math.max(1, Math.floor(latencies.length / 20000)) === 0);
-process.stdout.write(`${JSON.stringify({ acked, latencies: sample, errors, opened, refused, reconnects, malformedSent })}\n`);
+const sampled = (values: number[]) => values.sort((a, b) => a - b).filter((_, i) => i % Math.max(1, Math.floor(values.length / 20000)) === 0);
+process.stdout.write(
+  `${JSON.stringify({ acked, latencies: sampled(latencies), resentLatencies: sampled(resentLatencies), errors, opened, refused, reconnects, malformedSent })}\n`,
+);
