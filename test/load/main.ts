@@ -102,6 +102,9 @@ const errors: Record<string, number> = {};
 for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
 // Millions of rows: the check runs in DuckDB over the table's snapshot, not in JavaScript.
 const connection = await duckdb();
+// The pipeline has stopped, so the check may take the memory the pipeline's own DuckDB is kept from: the distinct
+// event ids of a 10-minute soak (20 million) outgrow the 256 MB the shared instance is given.
+await connection.run(`SET memory_limit = '8GB'`);
 await createSnapshotView(connection, 'events', await loadSnapshot(eventsTablePath(dir.path)));
 await connection.run('CREATE TEMP TABLE acked (id VARCHAR)');
 const appender = await connection.createAppender('acked', 'main', 'temp');
