@@ -9,7 +9,7 @@ import { dataPaths } from './data-paths.ts';
 import type { Gateway } from './gateway/local-gateway.ts';
 import { startGateway } from './gateway/local-gateway.ts';
 import type { RawArchiver } from './archive/raw-archiver.ts';
-import { startRawArchiverThread } from './archive/raw-archiver-thread.ts';
+import { startRawArchiver } from './archive/raw-archiver.ts';
 import type { DeltaWriter } from './delta-writer/delta-writer.ts';
 import { startDeltaWriterThread } from './delta-writer/delta-writer-thread.ts';
 import { createDemoPage } from './demo/demo-page.ts';
@@ -60,7 +60,7 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
   const startedAt = Date.now();
   const archiver = config.intakeOnly
     ? undefined
-    : await startRawArchiverThread({ streamPath: paths.stream, options: { dataDir: config.dataDir, flushIntervalMs: config.archiveFlushMs } });
+    : await startRawArchiver({ stream, dataDir: config.dataDir, flushIntervalMs: config.archiveFlushMs });
   let deltaWriter;
   try {
     deltaWriter = config.intakeOnly
@@ -70,7 +70,6 @@ export async function startLocalPipeline(config: PipelineConfig): Promise<LocalP
           options: { dataDir: config.dataDir, windowMs: config.deltaWindowMs, dedupWindowMs: config.dedupWindowMs },
         });
   } catch (error) {
-    // The archiver's thread would keep the process alive.
     await archiver?.close();
     await stream.close();
     throw error;

@@ -71,8 +71,13 @@ export interface RawArchiver {
   close(): Promise<void>;
 }
 
-/** Records per read; `bufferBytes` bounds the bytes. */
-const READ_LIMIT = 1000;
+/**
+ * Records and bytes per read (a record larger than that is still read whole). The archiver shares its thread's
+ * event loop, so it reads in small steps and yields between them: one read of a whole 5 MiB buffer held up
+ * everything else on that loop for tens of milliseconds.
+ */
+const READ_LIMIT = 200;
+const READ_BYTES = 256 * 1024;
 const MAX_GAPS_KEPT = 20;
 
 interface FlushWaiter {
@@ -216,7 +221,7 @@ export async function startRawArchiver(options: RawArchiverOptions): Promise<Raw
     const before = stream.lastPosition();
     lastKnownStreamPosition = before;
     // At most what still fits in the buffer (read returns one record even when it alone is larger).
-    const entries = stream.read(readUpTo, READ_LIMIT, Math.max(1, bufferBytes - bufferedBytes));
+    const entries = stream.read(readUpTo, READ_LIMIT, Math.max(1, Math.min(READ_BYTES, bufferBytes - bufferedBytes)));
     if (entries.length === 0) {
       drained = true;
       if (buffer.length === 0) {
@@ -255,6 +260,8 @@ export async function startRawArchiver(options: RawArchiverOptions): Promise<Raw
       const writing = buffer.length > 0 && due();
       try {
         await step();
+        // A step that read records resolves at once: without this, reading a whole buffer would be one long task.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       } catch (error) {
         fail(writing ? 'could not write an archive file' : 'could not read the hub stream', error);
         await sleep(backoffMs, wake.signal);
