@@ -1,9 +1,10 @@
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 
 /**
- * The hub stream's consumers (the Delta writer, the raw archiver) each run on a worker thread of their own, with
- * their own SQLite connection to the stream: decoding, dedup, Parquet, gzip and their reads of megabytes from the
- * stream never hold up an acknowledgement on the intake's event loop. This is both ends of that arrangement.
+ * A hub-stream consumer on a worker thread of its own, with its own SQLite connection to the stream, so its work
+ * never holds up an acknowledgement on the intake's event loop. This is both ends of that arrangement. The Delta
+ * writer runs this way (decoding, dedup and Parquet take most of a core at full load). The raw archiver does not:
+ * its work is light and asynchronous, and a thread of its own cost about 80 MiB of memory.
  */
 
 export type ToConsumerThread = { type: 'wait'; id: number } | { type: 'close' };
