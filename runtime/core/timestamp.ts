@@ -82,19 +82,36 @@ function utcFastPath(text: string): string | undefined {
   if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a) {
     return undefined;
   }
+  if (Number.isNaN(civilSeconds(text, MIN_YEAR))) return undefined;
+  if (end > 19 && digits(text, 20, end) < 0) return undefined;
+  // Already the stored form (as every timestamp a consumer re-checks is): the text itself, no new string.
+  if (n === 27 && separator === 0x54 && text.charCodeAt(26) === 0x5a) return text;
+  const micros = end === 19 ? '000000' : end >= 26 ? text.slice(20, 26) : text.slice(20, end).padEnd(6, '0');
+  return `${text.slice(0, 10)}T${text.slice(11, 19)}.${micros}Z`;
+}
+
+/**
+ * Seconds since the epoch of the date and time at the start of `text` (`YYYY-MM-DD?HH:MM:SS`, read at fixed
+ * positions), or NaN when a field is not all digits, is out of range, or the year is below `minYear`. Integer
+ * arithmetic (days from the civil date), no Date: both the intake's parser and the consumers' epochMicros use it.
+ */
+function civilSeconds(text: string, minYear: number): number {
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 7);
   const day = digits(text, 8, 10);
   const hour = digits(text, 11, 13);
   const minute = digits(text, 14, 16);
   const second = digits(text, 17, 19);
-  if (year < MIN_YEAR || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if ((hour | minute | second) < 0 || hour > 23 || minute > 59 || second > 59) return undefined;
-  if (end > 19 && digits(text, 20, end) < 0) return undefined;
-  // Already the stored form (as every timestamp a consumer re-checks is): the text itself, no new string.
-  if (n === 27 && separator === 0x54 && text.charCodeAt(26) === 0x5a) return text;
-  const micros = end === 19 ? '000000' : end >= 26 ? text.slice(20, 26) : text.slice(20, end).padEnd(6, '0');
-  return `${text.slice(0, 10)}T${text.slice(11, 19)}.${micros}Z`;
+  if (year < minYear || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
+  if ((hour | minute | second) < 0 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  // Days from 1970-01-01 in the proleptic Gregorian calendar, counting years from March (the leap day last).
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  const days = era * 146_097 + dayOfEra - 719_468;
+  return days * 86_400 + hour * 3600 + minute * 60 + second;
 }
 
 /** The decimal value of text[from, to), or -1 when a character there is not an ASCII digit. */
@@ -136,21 +153,11 @@ function daysInMonth(year: number, month: number): number {
  */
 export function epochMicros(iso: string): number {
   if (iso.length === 27 && iso.charCodeAt(10) === 0x54 && iso.charCodeAt(26) === 0x5a) {
-    const year = digits(iso, 0, 4);
-    const month = digits(iso, 5, 7);
-    const day = digits(iso, 8, 10);
-    const hour = digits(iso, 11, 13);
-    const minute = digits(iso, 14, 16);
-    const second = digits(iso, 17, 19);
+    // Years 0–99 are left to Date.parse, as they always were here; a stored row never has them.
+    const seconds = civilSeconds(iso, 100);
     const millis = digits(iso, 20, 23);
     const micros = digits(iso, 23, 26);
-    // Out-of-range fields (which Date.UTC would roll over, and Date.parse refuses) and years 0–99 (which Date.UTC
-    // reads as 1900–1999) are left to Date.parse; a stored row never has them.
-    const valid = (year | millis | micros) >= 0 && year >= 100 && month >= 1 && month <= 12 && day >= 1 &&
-      day <= daysInMonth(year, month) && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59;
-    if (valid) {
-      return Date.UTC(year, month - 1, day, hour, minute, second, millis) * 1000 + micros;
-    }
+    if (!Number.isNaN(seconds) && (millis | micros) >= 0) return (seconds * 1000 + millis) * 1000 + micros;
   }
   return Date.parse(iso) * 1000 + Number(iso.slice(23, 26));
 }
