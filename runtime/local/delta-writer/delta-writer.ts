@@ -190,8 +190,8 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
         await mkdir(join(workDir, 'quarantine'), { recursive: true });
         await appendFile(join(workDir, 'quarantine', `upto-${String(last).padStart(20, '0')}.ndjson`), `${invalid.join('\n')}\n`);
       }
-      // DuckDB writes the Parquet files on its own thread while this one makes the batch's keys durable (an fsync,
-      // and now and then a WAL checkpoint): together they took about a quarter of a batch's time one after the other.
+      // DuckDB writes the Parquet files on its own thread while this one makes the batch's keys durable (the index's
+      // commit and its fsyncs), instead of one after the other.
       const finishing = batch ? batch.finish() : Promise.resolve([]);
       batch = undefined;
       let keysFailed: { error: unknown } | undefined;
