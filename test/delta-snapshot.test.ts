@@ -492,6 +492,22 @@ test('duckdb(): one shared UTC connection; closeDuckDb() and a fresh start work'
   assert.equal((await second.runAndReadAll('SELECT 42')).getRows(), [[42]]);
 });
 
+test('DuckDB keeps nothing of the files it read: a long-running writer reads a new checkpoint every few commits', async () => {
+  const table = await newTable();
+  const connection = await duckdb();
+  const cached = async () =>
+    Number(
+      (await connection.runAndReadAll("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'EXTERNAL_FILE_CACHE'")).getRows()[0]![0],
+    );
+  for (let i = 0; i < 5; i++) {
+    const file = logFile(table, `0000${i}.parquet`);
+    await connection.run(`COPY (SELECT range AS n, repeat('stats', 50) AS s FROM range(2000)) TO '${file}' (FORMAT parquet)`);
+    const rows = (await connection.runAndReadAll(`SELECT count(*) FROM read_parquet('${file}')`)).getRows();
+    assert.is(Number(rows[0]![0]), 2000);
+  }
+  assert.is(await cached(), 0);
+});
+
 test.after(async () => {
   await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
