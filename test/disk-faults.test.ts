@@ -223,7 +223,11 @@ async function consumersSurvive(env: Env, dataDir: string, fault: ConsumerFault)
     const writerRetries = log.writerRetries() - retriesAtFault.writer;
     assert.ok(writerRetries >= 1 && writerRetries <= 6, `Delta writer retries in 2 s: ${writerRetries}`);
     if (archiveHit) {
-      assert.is(stuck.raw_archive.position, failing.raw_archive.position, 'the archiver does not move past what it could not write');
+      // Space can come back for a moment on a full disk (a rollback journal of the dedup index on the same disk is
+      // truncated after each failed attempt) and the archiver may then write a file: its position moves only with one.
+      if (stuck.raw_archive.position !== failing.raw_archive.position) {
+        assert.ok(stuck.raw_archive.files > failing.raw_archive.files, 'the archiver does not move past what it could not write');
+      }
       assert.ok(stuck.raw_archive.lag > 0, 'the archiver reports its growing lag');
       assert.not.ok(stuck.raw_archive.healthy, 'the archiver is still reported unhealthy');
       const archiveRetries = stuck.raw_archive.retries - retriesAtFault.archive;
