@@ -4,6 +4,7 @@
  * check the table against it.
  */
 import WebSocket from 'ws';
+import { percentile } from '../bench/load.ts';
 
 /** A player's tokens, as `/login-as-guest` gives them; the access token is renewed before its 15 minutes are up. */
 interface Credentials {
@@ -283,9 +284,6 @@ function flooder(token: string): Promise<void> {
   });
 }
 
-// The first fetch in a process loads and warms its HTTP client, which takes a few hundred milliseconds: that is the
-// load process's start-up, not the pipeline's latency.
-await (await fetch(`${config.url}health`)).text();
 // Every 10 minutes, or half-way through a shorter run, so that every run goes through the renewal.
 const refresher = setInterval(() => void refreshTokens(), Math.min(10 * 60 * 1000, config.seconds * 500));
 await Promise.all([
@@ -300,7 +298,7 @@ process.stdout.write(
     acked,
     ackedCounts,
     latencies: sampled(latencies),
-    p99ByMinute: Array.from(byMinute, (xs = []) => xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? 0),
+    p99ByMinute: Array.from(byMinute, (xs = []) => (xs.length === 0 ? 0 : percentile(xs.sort((a, b) => a - b), 99))),
     resentLatencies: sampled(resentLatencies),
     restLatencies: sampled(restLatencies),
     errors,
