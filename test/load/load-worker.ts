@@ -300,6 +300,7 @@ process.stdout.write(
     latencies: sampled(latencies),
     p99ByMinute: Array.from(byMinute, (xs = []) => (xs.length === 0 ? 0 : percentile(xs.sort((a, b) => a - b), 99))),
     resentLatencies: sampled(resentLatencies),
+    restAnswered: restLatencies.length,
     restLatencies: sampled(restLatencies),
     errors,
     abuse,
