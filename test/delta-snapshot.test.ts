@@ -13,6 +13,7 @@ import {
   DeltaVersionNotFoundError,
 } from '../runtime/delta/errors.ts';
 import {
+  advanceSnapshot,
   assertWritable,
   dataFilePath,
   latestVersion,
@@ -286,6 +287,39 @@ test('readCommit returns a commit as written; a missing version is version_not_f
   await commit(table, 0, actions);
   assert.equal(await readCommit(table, 0), JSON.parse(JSON.stringify(actions)));
   await rejects(readCommit(table, 1), DeltaVersionNotFoundError, 'version_not_found', /Commit 1 .* does not exist/);
+});
+
+test('advanceSnapshot: the snapshot plus the commits after it equals a fresh load; the base is left as it was', async () => {
+  const table = await newTable();
+  const [a, b, c] = ['a', 'b', 'c'].map((name) => `event_type=Login/${name}.parquet`) as [string, string, string];
+  const domain = (removed: boolean) => ({ domainMetadata: { domain: 'x', configuration: '{}', removed } });
+  await commit(table, 0, [commitInfo(1000), protocol(), metaData(), add(a), txn('writer', 1), domain(false)]);
+  const base = await loadSnapshot(table);
+  await commit(table, 1, [commitInfo(2000), add(b), txn('writer', 2)]);
+  await commit(table, 2, [commitInfo(3000), remove(a), add(c), domain(true)]);
+  await commit(table, 3, [commitInfo(4000), metaData({ configuration: { 'delta.appendOnly': 'false' } }), txn('other', 9)]);
+
+  const advanced = await advanceSnapshot(base, 3);
+  assert.equal(advanced, await loadSnapshot(table));
+  assert.equal(paths(advanced), [b, c]);
+  assert.equal(tombstonePaths(advanced), [a]);
+  assert.equal([...advanced.commitTimestamps.keys()], [0, 1, 2, 3]);
+  assert.equal(await advanceSnapshot(base, 1), await loadSnapshot(table, { version: 1 }));
+
+  assert.is(base.version, 0);
+  assert.equal(paths(base), [a]);
+  assert.is(txnVersion(base, 'writer'), 1);
+  assert.is(base.domainMetadata.size, 1);
+  assert.is(await advanceSnapshot(advanced, 3), advanced);
+});
+
+test('advanceSnapshot: a commit missing after the base, or a version before it, is version_not_found', async () => {
+  const table = await newTable();
+  await commit(table, 0, [protocol(), metaData(), add('a.parquet')]);
+  await commit(table, 1, [add('b.parquet')]);
+  const base = await loadSnapshot(table);
+  await rejects(advanceSnapshot(base, 2), DeltaVersionNotFoundError, 'version_not_found', /Commit 2 .* does not exist/);
+  await rejects(advanceSnapshot(base, 0), DeltaVersionNotFoundError, 'version_not_found', /at version 1 to version 0/);
 });
 
 test('domainMetadata: the latest per domain, removed domains dropped', async () => {

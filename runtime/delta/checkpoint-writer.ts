@@ -124,16 +124,18 @@ function tombstoneCutoff(snapshot: Snapshot, now: number): number {
   }
 }
 
-/**
- * Spark's rule: after committing `version`, checkpoint when `version % interval === 0` (never version 0).
- * Returns the checkpoint written, or null when this version does not get one.
- */
+/** Spark's rule: after committing `version`, checkpoint when `version % interval === 0` (never version 0). */
+export function isCheckpointVersion(version: number, interval = DEFAULT_CHECKPOINT_INTERVAL): boolean {
+  return version !== 0 && version % interval === 0;
+}
+
+/** Writes the checkpoint of `version` when Spark's rule gives it one; returns it, or null when it gets none. */
 export async function maybeCheckpoint(
   tablePath: string,
   version: number,
   interval = DEFAULT_CHECKPOINT_INTERVAL,
 ): Promise<CheckpointInfo | null> {
-  if (version === 0 || version % interval !== 0) return null;
+  if (!isCheckpointVersion(version, interval)) return null;
   return writeCheckpoint(await loadSnapshot(tablePath, { version }));
 }
 

@@ -13,7 +13,7 @@ import type {
 } from './actions.ts';
 import { readCheckpointActions } from './checkpoint-reader.ts';
 import { DeltaLogError, DeltaProtocolError, DeltaTableNotFoundError, DeltaVersionNotFoundError } from './errors.ts';
-import { listLog, newestVersion, readCommitFile, readLastCheckpoint } from './log-files.ts';
+import { listLog, newestVersion, readCommit, readCommitFile, readLastCheckpoint } from './log-files.ts';
 import type { CheckpointFiles, LastCheckpoint, LogListing } from './log-files.ts';
 
 export { latestVersion, readCommit } from './log-files.ts';
@@ -102,6 +102,26 @@ export async function loadSnapshot(tablePath: string, options: LoadSnapshotOptio
     return replay(tablePath, listing, checkpoint, checkpointActions, target);
   }
   throw readError;
+}
+
+/**
+ * The snapshot at `version`, built from `base` (an earlier snapshot of the same table) and the JSON commits after
+ * it. Nothing else is read: no listing of the log and no checkpoint, so a writer that keeps its snapshot pays for
+ * the commits since, not for the whole table each time. Throws `DeltaVersionNotFoundError` when a commit in
+ * between is missing (the log was cleaned up past `base`) or `version` is before `base`; `loadSnapshot` then
+ * starts afresh.
+ */
+export async function advanceSnapshot(base: Snapshot, version: number): Promise<Snapshot> {
+  if (!Number.isSafeInteger(version) || version < base.version) {
+    const message = `Cannot advance the snapshot of ${base.tablePath} at version ${base.version} to version ${version}`;
+    throw new DeltaVersionNotFoundError(base.tablePath, version, message);
+  }
+  if (version === base.version) return base;
+  const state = ReplayState.from(base);
+  for (let next = base.version + 1; next <= version; next++) {
+    state.applyCommit(await readCommit(base.tablePath, next), next);
+  }
+  return state.finish(version, base.checkpointVersion);
 }
 
 /** The latest `txn.version` the table holds for `appId` (a writer's stream position), or undefined. */
@@ -362,6 +382,19 @@ class ReplayState {
   private readonly commitTimestamps = new Map<number, number>();
 
   constructor(private readonly tablePath: string) {}
+
+  /** The state `snapshot` holds, in maps of this state's own, so replaying on does not change the snapshot. */
+  static from(snapshot: Snapshot): ReplayState {
+    const state = new ReplayState(snapshot.tablePath);
+    state.protocol = snapshot.protocol;
+    state.metadata = snapshot.metadata;
+    for (const add of snapshot.files) state.files.set(state.fileKey(add.path, add.deletionVector), add);
+    for (const remove of snapshot.tombstones) state.tombstones.set(state.fileKey(remove.path, remove.deletionVector), remove);
+    for (const [appId, txn] of snapshot.txns) state.txns.set(appId, txn);
+    for (const [domain, value] of snapshot.domainMetadata) state.domains.set(domain, value);
+    for (const [version, timestamp] of snapshot.commitTimestamps) state.commitTimestamps.set(version, timestamp);
+    return state;
+  }
 
   /** A checkpoint holds reconciled state: its adds and removes never name the same file. */
   applyCheckpoint(actions: readonly Action[], version: number): void {
