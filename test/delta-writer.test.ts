@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { test } from 'uvu';
@@ -134,6 +135,46 @@ test('a checkpoint exists after 10 commits, and a restart resumes from the table
     await closeDuckDb();
     await again.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('the checkpoints the writer builds from its own snapshot hold the table its log holds, OPTIMIZE by another writer included', async () => {
+  const env = await startTestPipeline();
+  const replayDir = mkdtempSync(join(tmpdir(), 'telemetry-replay-'));
+  try {
+    const guest = await loginAsGuest(env.url);
+    const socket = await TestSocket.open(env.wsUrl, guest.auth_token);
+    const tablePath = eventsTablePath(env.dataDir);
+    for (let b = 0; b < 20; b++) {
+      const events = [{ event_id: `k${b}`, event_type: EVENT_TYPES[b % 2]!, updated_at: '2024-02-22 03:03:02' }];
+      assert.is((await socket.request({ action: 'put-records', id: `k${b}`, events })).accepted, 1);
+      await env.pipeline.deltaWriter!.drain();
+      // Between the two checkpoints, another writer compacts: its removes and adds must reach checkpoint 20.
+      if (b === 12) assert.ok((await optimize(tablePath, {})).version !== null);
+    }
+    await socket.close();
+    const log = join(tablePath, '_delta_log');
+    assert.ok(readdirSync(log).includes('00000000000000000020.checkpoint.parquet'), readdirSync(log).join(' '));
+
+    // The same log without its checkpoints: replayed from the JSON commits alone.
+    const replayLog = join(replayDir, 'events', '_delta_log');
+    mkdirSync(replayLog, { recursive: true });
+    for (const name of readdirSync(log).filter((file) => /^\d{20}\.json$/.test(file))) copyFileSync(join(log, name), join(replayLog, name));
+    const fromCheckpoint = await loadSnapshot(tablePath);
+    const fromCommits = await loadSnapshot(join(replayDir, 'events'));
+    assert.is(fromCheckpoint.checkpointVersion, 20);
+    assert.is(fromCommits.checkpointVersion, undefined);
+    const paths = (files: readonly { path: string }[]) => files.map((file) => file.path).sort();
+    assert.equal(paths(fromCheckpoint.files), paths(fromCommits.files));
+    assert.equal(paths(fromCheckpoint.tombstones), paths(fromCommits.tombstones));
+    assert.ok(fromCheckpoint.tombstones.length >= 2, 'the compacted files are tombstones');
+    assert.equal(fromCheckpoint.txns, fromCommits.txns);
+    assert.is(fromCheckpoint.numRecords, 20);
+    assert.is((await tableRows(env.dataDir)).length, 20);
+  } finally {
+    rmSync(replayDir, { recursive: true, force: true });
+    await closeDuckDb();
+    await env.stop();
   }
 });
 
