@@ -101,7 +101,7 @@ export async function startDeltaWriter(options: DeltaWriterOptions): Promise<Del
   /**
    * The table as of some version at or before `tableVersion`. A checkpoint is built from it and the few commits
    * since, not from the previous checkpoint: reading that back costs time and memory in proportion to the whole
-   * table (at 3,000 files, each read swung RSS by 100 MiB) and came every ten commits.
+   * table (at 3,000 files, each read raised RSS by up to 90 MiB) and came every ten commits.
    */
   let snapshot = await loadSnapshot(tablePath);
   let position = txnVersion(snapshot, appId) ?? 0;
