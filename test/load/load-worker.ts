@@ -235,23 +235,21 @@ async function restPlayer(index: number): Promise<void> {
 
 /** One bad REST request of a random kind; each must get its own status and code. */
 async function restAbuse(token: string): Promise<void> {
-  type Answer = Awaited<ReturnType<typeof post>>;
-  /** null when there was no answer, else whether it was the expected one. */
-  const check = (answer: Answer, expected: (answer: NonNullable<Answer>) => boolean) => (answer === null ? null : expected(answer));
-  const kinds: Array<[string, () => Promise<boolean | null>]> = [
-    ['rest_malformed_json', async () =>
-      check(await post('put-record', '{"event_id": ', token), (a) => a.status === 400 && (a.body as { error?: string }).error === 'malformed_json')],
-    ['rest_no_token', async () => check(await post('put-record', JSON.stringify(events('x', 1)[0]), undefined), (a) => a.status === 401)],
-    ['rest_bad_token', async () => check(await post('put-record', JSON.stringify(events('x', 1)[0]), `${token.slice(0, -4)}AAAA`), (a) => a.status === 401)],
-    ['rest_too_large', async () =>
-      check(await post('put-records', JSON.stringify({ events: [{ event_data: 'x'.repeat(1024 * 1024) }] }), token), (a) => a.status === 413)],
+  type Answer = NonNullable<Awaited<ReturnType<typeof post>>>;
+  const kinds: Array<[string, () => ReturnType<typeof post>, (answer: Answer) => boolean]> = [
+    ['rest_malformed_json', () => post('put-record', '{"event_id": ', token),
+      (a) => a.status === 400 && (a.body as { error?: string }).error === 'malformed_json'],
+    ['rest_no_token', () => post('put-record', JSON.stringify(events('x', 1)[0]), undefined), (a) => a.status === 401],
+    ['rest_bad_token', () => post('put-record', JSON.stringify(events('x', 1)[0]), `${token.slice(0, -4)}AAAA`), (a) => a.status === 401],
+    ['rest_too_large', () => post('put-records', JSON.stringify({ events: [{ event_data: 'x'.repeat(1024 * 1024) }] }), token),
+      (a) => a.status === 413],
   ];
-  const [kind, run] = kinds[Math.floor(Math.random() * kinds.length)]!;
+  const [kind, send, expected] = kinds[Math.floor(Math.random() * kinds.length)]!;
   count(abuse, kind);
   // Like any client, it tries again when the connection failed; an answer, once it comes, must be the right one.
-  let answered: boolean | null = null;
-  for (let attempt = 0; attempt < 3 && answered === null; attempt++) answered = await run();
-  if (answered !== true) noteUnexpected(`${kind} got an unexpected answer`);
+  let answer: Answer | null = null;
+  for (let attempt = 0; attempt < 3 && answer === null; attempt++) answer = await send();
+  if (answer === null || !expected(answer)) noteUnexpected(`${kind} got an unexpected answer`);
 }
 
 /**
