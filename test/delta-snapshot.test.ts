@@ -526,7 +526,7 @@ test('duckdb(): one shared UTC connection; closeDuckDb() and a fresh start work'
   assert.equal((await second.runAndReadAll('SELECT 42')).getRows(), [[42]]);
 });
 
-test('DuckDB keeps nothing of the files it read: a long-running writer reads a new checkpoint every few commits', async () => {
+test('DuckDB keeps nothing of the files it read: a long-running process reads many files once each', async () => {
   const table = await newTable();
   const connection = await duckdb();
   const cached = async () =>

@@ -29,9 +29,9 @@ async function createInstance(): Promise<DuckDBInstance> {
     // DuckDB would otherwise keep up to 80% of the machine's memory as buffer pool; the writer's batches and the
     // query command need far less, and the pipeline shares the machine with the intake.
     await setup.run(`SET GLOBAL memory_limit = '256MB'`);
-    // DuckDB would keep what it reads of each file in memory, by path, until the memory limit evicts it. The Delta
-    // writer reads a new checkpoint every ten commits and never the old ones again, so that cache only grew. The
-    // files are local: the operating system's page cache serves re-reads.
+    // DuckDB would keep what it reads of each file in memory, by path, until the memory limit evicts it. A
+    // long-running process reads many files once each (checkpoints after a lost commit race, data files for OPTIMIZE
+    // and queries), so that cache only grew. The files are local: the operating system's page cache serves re-reads.
     await setup.run(`SET GLOBAL enable_external_file_cache = false`);
     if (threads !== undefined) await setup.run(`SET GLOBAL threads = ${Math.max(1, Math.floor(threads))}`);
   } finally {
