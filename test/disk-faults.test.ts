@@ -24,6 +24,7 @@ import type { GuestLogin } from './support/local.ts';
 import { loginAsGuest, ORIGINAL_EXAMPLE, startTestPipeline, storedRows, tempDir, TestSocket } from './support/local.ts';
 import { checkTable, closeDuckDb, rowKey } from './support/table.ts';
 import { withTmpfs } from './support/tmpfs.ts';
+import { until } from './support/until.ts';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,14 +102,6 @@ async function startTraffic(env: Env, guest: GuestLogin) {
     for (let waited = 0; batches.size > 0 && waited < 10_000; waited += 10) await sleep(10);
     await socket.close();
     assert.is(batches.size, 0, 'every WebSocket batch was answered');
-  }
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
   }
 }
 

@@ -11,6 +11,7 @@ import { utf8Length } from '../clients/telemetry-client/protocol.ts';
 import { startTestPipeline, tempDir } from './support/local.ts';
 import { type TableRow, closeDuckDb, rowKey, tableRows } from './support/table.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
+import { until } from './support/until.ts';
 
 type Pipeline = Awaited<ReturnType<typeof startTestPipeline>>;
 
@@ -48,14 +49,6 @@ function assertExactlyOnce(rows: TableRow[], eventIds: string[]): void {
   const missing = eventIds.filter((id) => !stored.has(id));
   assert.equal(missing, [], 'every tracked event is stored');
   assert.is(rows.length, eventIds.length);
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 test('a session: typed events are batched, acked and stored once under the token’s player, with their data', async () => {
