@@ -2,14 +2,20 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { packRows } from '../runtime/core/hub-record.ts';
 import { optimize } from '../runtime/delta/optimize.ts';
 import { loadSnapshot, dataFilePath } from '../runtime/delta/snapshot.ts';
 import { vacuum } from '../runtime/delta/vacuum.ts';
+import { dataPaths } from '../runtime/local/data-paths.ts';
+import { startDeltaWriter } from '../runtime/local/delta-writer/delta-writer.ts';
 import { eventsTablePath } from '../runtime/local/delta-writer/events-table.ts';
-import { loginAsGuest, startTestPipeline, TestSocket } from './support/local.ts';
+import { HubStream } from '../runtime/local/stream/hub-stream.ts';
+import { loginAsGuest, ORIGINAL_EXAMPLE, startTestPipeline, tempDir, TestSocket } from './support/local.ts';
 import { closeDuckDb, rowKey, tableRows } from './support/table.ts';
+import { until } from './support/until.ts';
 
 const EVENT_TYPES = ['Login', 'Logout', 'New Game', 'Resume Game', 'End Game'];
 
@@ -175,6 +181,44 @@ test('the checkpoints the writer builds from its own snapshot hold the table its
     rmSync(replayDir, { recursive: true, force: true });
     await closeDuckDb();
     await env.stop();
+  }
+});
+
+test('a batch is committed as soon as it holds maxBatchRows rows; below that, the window decides', async () => {
+  const dir = tempDir('telemetry-batch-cap-');
+  const stream = HubStream.open({ path: dataPaths(dir.path).stream, trimIntervalMs: 0 });
+  // A window far longer than the test: only the cap can commit.
+  const writer = await startDeltaWriter({ stream, dataDir: dir.path, windowMs: 600_000, maxBatchRows: 100, dedupWindowMs: 86_400_000, idlePollMs: 10 });
+  const append = (from: number, count: number) =>
+    stream.append(
+      packRows(
+        Array.from({ length: count }, (_, i) => ({
+          ...ORIGINAL_EXAMPLE,
+          event_id: `e${from + i}`,
+          player_id: 'p1',
+          updated_at: '2024-02-22T03:03:02.000000Z',
+          received_at: '2024-02-22T03:03:03.000000Z',
+          source: 'ws' as const,
+        })),
+      ),
+    );
+  try {
+    await append(0, 60);
+    await append(60, 60);
+    await until(() => writer.status().commits === 1, 'the full batch to be committed');
+    assert.is(writer.status().rowsWritten, 120, 'the whole read that reached the cap');
+    assert.is((await loadSnapshot(eventsTablePath(dir.path))).version, 1);
+    await append(120, 50);
+    await sleep(300);
+    assert.is(writer.status().commits, 1, 'a batch under the cap waits for its window');
+    assert.is(writer.status().lag, 1);
+    await writer.drain();
+    assert.is(writer.status().rowsWritten, 170);
+  } finally {
+    await writer.close();
+    await stream.close();
+    await closeDuckDb();
+    dir.remove();
   }
 });
 
