@@ -1,11 +1,10 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parquetReadObjects } from 'hyparquet';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parquetReadObjects } from 'hyparquet';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { packRows } from '../runtime/core/hub-record.ts';
 import { optimize } from '../runtime/delta/optimize.ts';
 import { loadSnapshot, dataFilePath } from '../runtime/delta/snapshot.ts';
 import { vacuum } from '../runtime/delta/vacuum.ts';
@@ -13,7 +12,7 @@ import { dataPaths } from '../runtime/local/data-paths.ts';
 import { startDeltaWriter } from '../runtime/local/delta-writer/delta-writer.ts';
 import { eventsTablePath } from '../runtime/local/delta-writer/events-table.ts';
 import { HubStream } from '../runtime/local/stream/hub-stream.ts';
-import { loginAsGuest, ORIGINAL_EXAMPLE, startTestPipeline, tempDir, TestSocket } from './support/local.ts';
+import { appendStoredEvents, loginAsGuest, startTestPipeline, tempDir, TestSocket } from './support/local.ts';
 import { closeDuckDb, rowKey, tableRows } from './support/table.ts';
 import { until } from './support/until.ts';
 
@@ -189,19 +188,7 @@ test('a batch is committed as soon as it holds maxBatchRows rows; below that, th
   const stream = HubStream.open({ path: dataPaths(dir.path).stream, trimIntervalMs: 0 });
   // A window far longer than the test: only the cap can commit.
   const writer = await startDeltaWriter({ stream, dataDir: dir.path, windowMs: 600_000, maxBatchRows: 100, dedupWindowMs: 86_400_000, idlePollMs: 10 });
-  const append = (from: number, count: number) =>
-    stream.append(
-      packRows(
-        Array.from({ length: count }, (_, i) => ({
-          ...ORIGINAL_EXAMPLE,
-          event_id: `e${from + i}`,
-          player_id: 'p1',
-          updated_at: '2024-02-22T03:03:02.000000Z',
-          received_at: '2024-02-22T03:03:03.000000Z',
-          source: 'ws' as const,
-        })),
-      ),
-    );
+  const append = (from: number, count: number) => appendStoredEvents(stream, Array.from({ length: count }, (_, i) => `e${from + i}`));
   try {
     await append(0, 60);
     await append(60, 60);

@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { packRows } from '../runtime/core/hub-record.ts';
 import { decodeHubRecord } from '../runtime/core/stored-row.ts';
 import { optimize } from '../runtime/delta/optimize.ts';
 import { hourDir, hourKey, rawArchiveDir } from '../runtime/local/archive/archive-layout.ts';
@@ -21,7 +20,7 @@ import { eventsTablePath } from '../runtime/local/delta-writer/events-table.ts';
 import { HubStream } from '../runtime/local/stream/hub-stream.ts';
 import { health, waitForHealth } from './support/health.ts';
 import type { GuestLogin } from './support/local.ts';
-import { loginAsGuest, ORIGINAL_EXAMPLE, startTestPipeline, storedRows, tempDir, TestSocket } from './support/local.ts';
+import { appendStoredEvents, loginAsGuest, ORIGINAL_EXAMPLE, startTestPipeline, storedRows, tempDir, TestSocket } from './support/local.ts';
 import { checkTable, closeDuckDb, rowKey } from './support/table.ts';
 import { withTmpfs } from './support/tmpfs.ts';
 import { until } from './support/until.ts';
@@ -458,19 +457,7 @@ async function inProcessWriter() {
     logged,
     tablePath: eventsTablePath(dir.path),
     logPath: join(eventsTablePath(dir.path), '_delta_log'),
-    append: (ids: string[]) =>
-      stream.append(
-        packRows(
-          ids.map((id) => ({
-            ...ORIGINAL_EXAMPLE,
-            event_id: id,
-            updated_at: '2024-02-22T03:03:02.000000Z',
-            player_id: 'p1',
-            received_at: '2024-02-22T03:03:03.000000Z',
-            source: 'ws' as const,
-          })),
-        ),
-      ),
+    append: (ids: string[]) => appendStoredEvents(stream, ids),
     async close() {
       await writer.close();
       await stream.close();

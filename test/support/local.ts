@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { StoredRow } from '../../runtime/core/event.ts';
+import { packRows } from '../../runtime/core/hub-record.ts';
 import { decodeHubRecord } from '../../runtime/core/stored-row.ts';
 import type { LocalPipeline, PipelineConfig } from '../../runtime/local/pipeline.ts';
 import { readLocalConfig } from '../../runtime/local/config.ts';
@@ -55,6 +56,22 @@ export async function loginAsGuest(baseUrl: string): Promise<GuestLogin> {
 
 export function storedRows(stream: HubStream): StoredRow[] {
   return stream.read(0, 1_000_000).flatMap((entry) => decodeHubRecord(entry.data).rows);
+}
+
+/** Appends one record to the stream, as the gateway would: the original example under each id, player `p1`. */
+export function appendStoredEvents(stream: HubStream, ids: readonly string[]) {
+  return stream.append(
+    packRows(
+      ids.map((id) => ({
+        ...ORIGINAL_EXAMPLE,
+        event_id: id,
+        updated_at: '2024-02-22T03:03:02.000000Z',
+        player_id: 'p1',
+        received_at: '2024-02-22T03:03:03.000000Z',
+        source: 'ws' as const,
+      })),
+    ),
+  );
 }
 
 /** A real `ws` client that collects frames and lets a test await the next one. */
