@@ -1,5 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parquetReadObjects } from 'hyparquet';
@@ -145,7 +144,7 @@ test('a checkpoint exists after 10 commits, and a restart resumes from the table
 
 test('the checkpoints the writer builds from its own snapshot hold the table its log holds, OPTIMIZE by another writer included', async () => {
   const env = await startTestPipeline();
-  const replayDir = mkdtempSync(join(tmpdir(), 'telemetry-replay-'));
+  const replayDir = tempDir('telemetry-replay-');
   try {
     const guest = await loginAsGuest(env.url);
     const socket = await TestSocket.open(env.wsUrl, guest.auth_token);
@@ -162,11 +161,11 @@ test('the checkpoints the writer builds from its own snapshot hold the table its
     assert.ok(readdirSync(log).includes('00000000000000000020.checkpoint.parquet'), readdirSync(log).join(' '));
 
     // The same log without its checkpoints: replayed from the JSON commits alone.
-    const replayLog = join(replayDir, 'events', '_delta_log');
+    const replayLog = join(replayDir.path, 'events', '_delta_log');
     mkdirSync(replayLog, { recursive: true });
     for (const name of readdirSync(log).filter((file) => /^\d{20}\.json$/.test(file))) copyFileSync(join(log, name), join(replayLog, name));
     const fromCheckpoint = await loadSnapshot(tablePath);
-    const fromCommits = await loadSnapshot(join(replayDir, 'events'));
+    const fromCommits = await loadSnapshot(join(replayDir.path, 'events'));
     assert.is(fromCheckpoint.checkpointVersion, 20);
     assert.is(fromCommits.checkpointVersion, undefined);
     const paths = (files: readonly { path: string }[]) => files.map((file) => file.path).sort();
@@ -177,7 +176,7 @@ test('the checkpoints the writer builds from its own snapshot hold the table its
     assert.is(fromCheckpoint.numRecords, 20);
     assert.is((await tableRows(env.dataDir)).length, 20);
   } finally {
-    rmSync(replayDir, { recursive: true, force: true });
+    replayDir.remove();
     await closeDuckDb();
     await env.stop();
   }
